@@ -1,0 +1,274 @@
+"""`python -m testbed up|down|status|ssh`: local Debian hosts for deploying and testing the bundle."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from testbed import guest, image, network, paths, procs, sources, state, topology
+from testbed.errors import TestbedError
+from testbed.system import ensure_tools, progress, require_root, run
+
+BOOT_TIMEOUT = 180
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m testbed", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="boot the testbed's hosts (idempotent)")
+    shape = up.add_mutually_exclusive_group()
+    shape.add_argument("--hosts", type=int, help="N role-less hosts named host1..hostN")
+    shape.add_argument("--topology", help="single (default: one host, every role) or split")
+    up.add_argument(
+        "--suite", default="bookworm", help="Debian release: bookworm (default) or trixie"
+    )
+    down = sub.add_parser("down", help="stop every host and remove networking and mounts")
+    down.add_argument("--purge", action="store_true", help="also delete the hosts' disks and keys")
+    sub.add_parser("status", help="list hosts, addresses and state")
+    ssh = sub.add_parser("ssh", help="open a shell (or run a command) on a host")
+    ssh.add_argument("name")
+    ssh.add_argument("remote", nargs=argparse.REMAINDER)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command == "up":
+            return cmd_up(args)
+        if args.command == "down":
+            return cmd_down(args)
+        if args.command == "status":
+            return cmd_status()
+        return cmd_ssh(args)
+    except TestbedError as error:
+        print(f"testbed: error: {error}", file=sys.stderr)
+        return 1
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    try:
+        topology.validate_request(hosts=args.hosts, topology=args.topology, suite=args.suite)
+    except ValueError as error:
+        raise TestbedError(str(error)) from None
+    require_root()
+    shape = topology.describe(hosts=args.hosts, topology=args.topology)
+    current = state.load()
+    if current and (current.shape, current.suite) != (shape, args.suite):
+        raise TestbedError(
+            f"the testbed already holds {current.shape} ({current.suite}); run "
+            "`python -m testbed down --purge` before asking for "
+            f"{shape} ({args.suite})"
+        )
+    started = time.monotonic()
+    ensure_tools()
+    network.check_subnet_free(paths.SUBNET)
+    hosts = topology.plan(hosts=args.hosts, topology=args.topology, subnet=paths.SUBNET)
+    apt = sources.control_apt_sources()
+    try:
+        mirror = sources.main_mirror(sources.debian_sources(apt, args.suite), args.suite)
+    except LookupError as error:
+        raise TestbedError(f"{error}; add a Debian source to /etc/apt/sources.list.d") from None
+    # Hosts on disk keep the image they were created from: an overlay's lower layer must not
+    # change underneath its upper layer.
+    rootfs = Path(current.image) if current else image.ensure_image(args.suite, mirror)
+    image.remove_unused(keep=rootfs)
+    ensure_ssh_key()
+
+    desired = current or state.TestbedState(
+        shape=shape,
+        suite=args.suite,
+        subnet=paths.SUBNET,
+        gateway=topology.gateway_address(paths.SUBNET),
+        image=str(rootfs),
+        hosts=hosts,
+    )
+    network.ensure_bridge(paths.SUBNET)
+    if desired.previous_ip_forward is None:
+        desired.previous_ip_forward = network.enable_forwarding()
+    else:
+        network.enable_forwarding()
+    network.apply_ruleset(
+        network.render_ruleset(
+            table=paths.NFT_TABLE,
+            bridge=paths.BRIDGE,
+            subnet=paths.SUBNET,
+            allowed=allowed_destinations(apt, args.suite),
+        )
+    )
+    state.save(desired)
+
+    booting = []
+    for host in desired.hosts:
+        network.ensure_host_network(
+            name=host.name, address=host.address, mac=host.mac, subnet=desired.subnet
+        )
+        guest.mount_root(host.name, rootfs)
+        if not procs.supervisor_pids(host.name):
+            procs.start_supervisor(host.name)
+            booting.append(host.name)
+    if booting:
+        progress(f"booting {', '.join(booting)}")
+    wait_ready(desired)
+    progress(
+        f"up: {len(desired.hosts)} host(s) ready in {time.monotonic() - started:.1f}s "
+        f"({', '.join(booting) or 'all'} {'booted' if booting else 'were already running'})"
+    )
+    print_status(desired)
+    return 0
+
+
+def allowed_destinations(apt: list[sources.AptSource], suite: str) -> dict[str, list[int]]:
+    endpoints = sources.control_endpoints(sources.debian_sources(apt, suite))
+    resolved = sources.resolve(endpoints)
+    allowed: dict[str, list[int]] = {}
+    for endpoint in endpoints:
+        for address in resolved.get(endpoint.host, []):
+            allowed.setdefault(address, [])
+            if endpoint.port not in allowed[address]:
+                allowed[address].append(endpoint.port)
+    return allowed
+
+
+def ensure_ssh_key() -> None:
+    paths.SSH_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not paths.SSH_KEY.exists():
+        run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "testbed",
+                "-f",
+                str(paths.SSH_KEY),
+            ]
+        )
+
+
+def write_ssh_files(current: state.TestbedState, keys: dict[str, list[str]]) -> None:
+    """An ssh_config and a known_hosts with each host's real keys, read from its own disk."""
+    config, known = [], []
+    for host in current.hosts:
+        config.append(
+            f"Host {host.name} {host.address}\n"
+            f"    HostName {host.address}\n"
+            "    User root\n"
+            f"    IdentityFile {paths.SSH_KEY}\n"
+            "    IdentitiesOnly yes\n"
+            f"    UserKnownHostsFile {paths.KNOWN_HOSTS}\n"
+            "    StrictHostKeyChecking yes\n"
+            "    ConnectTimeout 5\n"
+            "    LogLevel ERROR\n"
+        )
+        known += [f"{host.address},{host.name} {key}" for key in keys.get(host.name, [])]
+    paths.SSH_CONFIG.write_text("\n".join(config))
+    paths.KNOWN_HOSTS.write_text("".join(line + "\n" for line in known))
+
+
+def wait_ready(current: state.TestbedState) -> None:
+    """Wait until every host answers SSH and systemd says `running`."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    keys: dict[str, list[str]] = {}
+    pending = [h.name for h in current.hosts]
+    while pending:
+        for name in list(pending):
+            if name not in keys:
+                host_keys = guest.host_public_keys(name)
+                if not host_keys:
+                    continue
+                keys[name] = host_keys
+                write_ssh_files(current, keys)
+            result = ssh(name, "systemctl is-system-running", timeout=10)
+            answer = result.stdout.strip()
+            if answer == "running":
+                pending.remove(name)
+            elif answer == "degraded":
+                failed = ssh(name, "systemctl --failed --no-legend --plain", timeout=10).stdout
+                raise TestbedError(f"{name} booted degraded; failed units: {failed.strip()}")
+        if pending and time.monotonic() > deadline:
+            logs = ", ".join(str(paths.host_dir(n) / "console.log") for n in pending)
+            raise TestbedError(f"{', '.join(pending)} not ready after {BOOT_TIMEOUT}s; see {logs}")
+        if pending:
+            time.sleep(0.3)
+
+
+def ssh(name: str, command: str, timeout: float = 10):
+    args = ["ssh", "-F", str(paths.SSH_CONFIG), "-o", "BatchMode=yes", name, command]
+    try:
+        return run(args, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:  # a hung connection during boot is just "not yet"
+        return subprocess.CompletedProcess(args, 255, "", "timed out")
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    require_root()
+    current = state.load()
+    names = {h.name for h in current.hosts} if current else set()
+    if paths.HOSTS_DIR.exists():  # also hosts an earlier, interrupted run left on disk
+        names |= {p.name for p in paths.HOSTS_DIR.iterdir()}
+    supervisors = procs.supervisor_pids()
+    if supervisors:
+        progress(f"shutting down {len(supervisors)} host(s)")
+    procs.stop(supervisors, timeout=60)
+    procs.kill_containers()
+    for name in sorted(names):
+        guest.unmount_root(name)
+        network.remove_host_network(name)
+    network.remove_shared_network()
+    if current:
+        network.restore_forwarding(current.previous_ip_forward)
+    if args.purge:
+        for mount in guest.our_mounts():
+            run(["umount", "--lazy", mount], check=False)
+        shutil.rmtree(paths.STATE_DIR, ignore_errors=True)
+    left = (
+        network.leftovers()
+        + guest.our_mounts()
+        + [f"process {pid}" for pid in procs.supervisor_pids() + procs.container_pids()]
+    )
+    if left:
+        raise TestbedError("could not remove: " + "; ".join(left))
+    progress("down" + (" (purged hosts' disks and keys)" if args.purge else ""))
+    return 0
+
+
+def cmd_status() -> int:
+    current = state.load()
+    if current is None:
+        print("testbed: not up")
+        return 0
+    print_status(current)
+    return 0
+
+
+def print_status(current: state.TestbedState) -> None:
+    print(f"testbed: {current.shape}, Debian {current.suite}, subnet {current.subnet}")
+    print(f"{'NAME':<10} {'ADDRESS':<15} {'STATE':<10} GROUPS")
+    for host in current.hosts:
+        if not procs.supervisor_pids(host.name):
+            status = "stopped"
+        elif os.geteuid() == 0 and paths.SSH_CONFIG.exists():
+            status = ssh(host.name, "systemctl is-system-running", timeout=5).stdout.strip()
+            status = status or "booting"
+        else:
+            status = "started"
+        print(f"{host.name:<10} {host.address:<15} {status:<10} {','.join(host.groups) or '-'}")
+
+
+def cmd_ssh(args: argparse.Namespace) -> int:
+    require_root()
+    current = state.load()
+    if current is None or args.name not in {h.name for h in current.hosts}:
+        known = ", ".join(h.name for h in current.hosts) if current else "none (testbed not up)"
+        raise TestbedError(f"no testbed host named {args.name!r}; hosts: {known}")
+    os.execvp("ssh", ["ssh", "-F", str(paths.SSH_CONFIG), args.name, *args.remote])
+    return 0

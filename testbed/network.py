@@ -1,0 +1,159 @@
+"""The testbed's network: a bridge on the control machine, one namespace per host, and an
+nftables table that lets hosts reach the package sources and nothing else outside."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from testbed import paths
+from testbed.errors import TestbedError
+from testbed.system import run
+
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
+def render_ruleset(*, table: str, bridge: str, subnet: str, allowed: dict[str, list[int]]) -> str:
+    """The control machine's nftables table for the testbed.
+
+    `allowed` maps an IPv4 address to the TCP ports hosts may open to it (package sources).
+    Forwarding between hosts on the bridge never reaches this table (it is switched, not routed).
+    """
+    elements = ", ".join(
+        f"{address} . {port}" for address in sorted(allowed) for port in sorted(allowed[address])
+    )
+    allowed_set = f"\n        elements = {{ {elements} }}" if elements else ""
+    return f"""\
+table inet {table} {{
+    set package_sources {{
+        type ipv4_addr . inet_service{allowed_set}
+    }}
+
+    chain forward {{
+        type filter hook forward priority filter; policy accept;
+        oifname "{bridge}" ct state established,related accept
+        oifname "{bridge}" drop
+        iifname "{bridge}" ip daddr . tcp dport @package_sources ct state new accept
+        iifname "{bridge}" ct state established,related accept
+        iifname "{bridge}" drop
+    }}
+
+    chain input {{
+        type filter hook input priority filter; policy accept;
+        iifname "{bridge}" ct state established,related accept
+        iifname "{bridge}" icmp type echo-request accept
+        iifname "{bridge}" drop
+    }}
+
+    chain postrouting {{
+        type nat hook postrouting priority srcnat; policy accept;
+        ip saddr {subnet} oifname != "{bridge}" masquerade
+    }}
+}}
+"""
+
+
+def check_subnet_free(subnet: str) -> None:
+    """Refuse a subnet that overlaps a route this machine already has (other than ours)."""
+    network = ipaddress.IPv4Network(subnet)
+    for line in run(["ip", "-4", "route", "show"]).stdout.splitlines():
+        fields = line.split()
+        if not fields or "dev" not in fields or fields[fields.index("dev") + 1] == paths.BRIDGE:
+            continue
+        if fields[0] == "default":
+            continue
+        try:
+            if ipaddress.IPv4Network(fields[0], strict=False).overlaps(network):
+                raise TestbedError(
+                    f"testbed subnet {subnet} overlaps this machine's route {fields[0]}; "
+                    "set TESTBED_SUBNET to a free /24"
+                )
+        except ValueError:
+            continue
+
+
+def link_exists(name: str, netns: str | None = None) -> bool:
+    args = ["ip"] + (["-n", netns] if netns else []) + ["link", "show", name]
+    return run(args, check=False).returncode == 0
+
+
+def ensure_bridge(subnet: str) -> None:
+    if not link_exists(paths.BRIDGE):
+        prefix = ipaddress.IPv4Network(subnet).prefixlen
+        gateway = str(ipaddress.IPv4Network(subnet).network_address + 1)
+        run(["ip", "link", "add", paths.BRIDGE, "type", "bridge"])
+        run(["ip", "addr", "add", f"{gateway}/{prefix}", "dev", paths.BRIDGE])
+    run(["ip", "link", "set", paths.BRIDGE, "up"])
+
+
+def apply_ruleset(ruleset: str) -> None:
+    """Replace the testbed's table atomically (one nft transaction)."""
+    script = f"table inet {paths.NFT_TABLE}\ndelete table inet {paths.NFT_TABLE}\n{ruleset}"
+    run(["nft", "-f", "-"], input=script)
+
+
+def enable_forwarding() -> str:
+    """Turn on IPv4 forwarding; return the previous value so `down` can restore it."""
+    previous = IP_FORWARD.read_text().strip()
+    IP_FORWARD.write_text("1\n")
+    return previous
+
+
+def restore_forwarding(previous: str | None) -> None:
+    if previous in ("0", "1"):
+        IP_FORWARD.write_text(previous + "\n")
+
+
+def netns_exists(netns: str) -> bool:
+    return Path("/run/netns", netns).exists()
+
+
+def ensure_host_network(*, name: str, address: str, mac: str, subnet: str) -> None:
+    """A namespace with `eth0` (fixed MAC, fixed address) plugged into the bridge."""
+    netns, veth = paths.netns_name(name), paths.veth_name(name)
+    prefix = ipaddress.IPv4Network(subnet).prefixlen
+    gateway = str(ipaddress.IPv4Network(subnet).network_address + 1)
+    if not netns_exists(netns):
+        run(["ip", "netns", "add", netns])
+    if not link_exists(veth):
+        run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns])
+    run(["ip", "link", "set", veth, "master", paths.BRIDGE, "up"])
+    run(["ip", "-n", netns, "link", "set", "lo", "up"])
+    run(["ip", "-n", netns, "link", "set", "eth0", "address", mac])
+    run(["ip", "-n", netns, "addr", "replace", f"{address}/{prefix}", "dev", "eth0"])
+    run(["ip", "-n", netns, "link", "set", "eth0", "up"])
+    run(["ip", "-n", netns, "route", "replace", "default", "via", gateway])
+    # A stale neighbour entry from an earlier host at this address stalls SSH for ~30 s.
+    run(["ip", "neigh", "flush", "to", address, "dev", paths.BRIDGE], check=False)
+
+
+def remove_host_network(name: str) -> None:
+    netns, veth = paths.netns_name(name), paths.veth_name(name)
+    if link_exists(veth):
+        run(["ip", "link", "del", veth], check=False)
+    if netns_exists(netns):
+        run(["ip", "netns", "del", netns], check=False)
+
+
+def remove_shared_network() -> None:
+    if link_exists(paths.BRIDGE):
+        run(["ip", "link", "del", paths.BRIDGE], check=False)
+    if run(["nft", "list", "table", "inet", paths.NFT_TABLE], check=False).returncode == 0:
+        run(["nft", "delete", "table", "inet", paths.NFT_TABLE], check=False)
+
+
+def leftovers() -> list[str]:
+    """Everything of ours still present in the kernel: used by `down` and by tests."""
+    found = []
+    if link_exists(paths.BRIDGE):
+        found.append(f"bridge {paths.BRIDGE}")
+    if run(["nft", "list", "table", "inet", paths.NFT_TABLE], check=False).returncode == 0:
+        found.append(f"nftables table inet {paths.NFT_TABLE}")
+    for netns in run(["ip", "netns", "list"], check=False).stdout.split():
+        if netns.startswith(paths.PREFIX + "-"):
+            found.append(f"network namespace {netns}")
+    for line in run(["ip", "-o", "link", "show"], check=False).stdout.splitlines():
+        link = line.split(":")[1].strip().split("@")[0]
+        if link.startswith(paths.PREFIX + "-"):
+            found.append(f"link {link}")
+    return found
