@@ -34,6 +34,9 @@ def nspawn_command(name: str) -> list[str]:
         f"--machine={name}",
         f"--directory={guest.root(name)}",
         f"--network-namespace-path=/run/netns/{paths.netns_name(name)}",
+        # nspawn grants this only with --private-network; the guest's firewall needs it, and
+        # it reaches no further than the guest's own network namespace.
+        "--capability=CAP_NET_ADMIN",
         "--resolv-conf=off",
         "--timezone=off",
         "--link-journal=no",

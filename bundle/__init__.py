@@ -1,0 +1,1 @@
+"""Our pyinfra extensions and control-side helpers: facts, operations, rendering, preflight."""

@@ -1,0 +1,4 @@
+# Production values: fill these in before the first rollout (preflight refuses empty ones).
+
+# Networks allowed to SSH into every host, e.g. ["198.51.100.0/24", "2001:db8:42::/48"].
+base_admin_cidrs = []

@@ -1,0 +1,1 @@
+"""One @deploy per component; only deploy.py knows their order."""

@@ -1,0 +1,275 @@
+"""The base every host gets: packages, time, security updates, journald, SSH and a firewall."""
+
+from __future__ import annotations
+
+import ipaddress
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
+
+from bundle.facts import ContainerType, SshClientAddress
+from bundle.operations import validated_file
+from bundle.render import render
+
+DEFAULTS = {
+    "base_packages": [
+        "ca-certificates",
+        "netbase",
+        "curl",
+        "less",
+        "procps",
+        "nftables",
+        "chrony",
+        "unattended-upgrades",
+        "apt-listchanges",
+        "openssh-server",
+    ],
+    # apt-get update at most this often (seconds) during deploys.
+    "base_apt_cache_seconds": 86400,
+    # Networks allowed to SSH in. Required: there is no safe default.
+    "base_admin_cidrs": None,
+    "base_ssh_port": 22,
+    # Empty: keep Debian's chrony pool.
+    "base_ntp_servers": [],
+    "base_journald_max_use": "1G",
+    "base_journald_keep_free": "2G",
+    "base_journald_max_retention": "1month",
+    "base_unattended_reboot": False,
+    "base_unattended_reboot_time": "04:30",
+    "base_dpkg_lock_timeout": 600,
+}
+
+FIREWALL_TABLE = "gateway_firewall"
+# Later roles drop `<role>.nft` files here: accept rules included into the input chain.
+FIREWALL_RULES_DIR = "/etc/nftables.d"
+
+
+def setting(key: str):
+    value = host.data.get(key)
+    return DEFAULTS[key] if value is None else value
+
+
+def admin_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    # Preflight has already checked the value; here it only needs parsing.
+    return [ipaddress.ip_network(c, strict=False) for c in setting("base_admin_cidrs")]
+
+
+def firewall_context() -> dict:
+    networks = admin_networks()
+    return {
+        "table": FIREWALL_TABLE,
+        "rules_dir": FIREWALL_RULES_DIR,
+        "ssh_port": setting("base_ssh_port"),
+        "admin_v4": [str(n) for n in networks if n.version == 4],
+        "admin_v6": [str(n) for n in networks if n.version == 6],
+    }
+
+
+@deploy("Base host")
+def deploy_base():
+    in_container = host.get_fact(ContainerType)
+    _install_packages()
+    _configure_time(in_container)
+    _configure_updates()
+    _configure_journald()
+    _configure_sysctls(in_container)
+    _configure_ssh()
+    _configure_firewall()
+
+
+def _install_packages():
+    apt.update(
+        name="Refresh the apt package lists",
+        cache_time=setting("base_apt_cache_seconds"),
+    )
+    apt.packages(
+        name="Install the base packages",
+        packages=setting("base_packages"),
+        no_recommends=True,
+    )
+
+
+def _configure_time(in_container):
+    changes = [
+        files.put(
+            name="Render /etc/chrony/conf.d/gateway.conf",
+            src=StringIO(render("base/gateway-chrony.conf.j2", servers=setting("base_ntp_servers"))),
+            dest="/etc/chrony/conf.d/gateway.conf",
+            mode="644",
+        )
+    ]
+    if in_container:
+        dropin = files.put(
+            name="Let chrony run in measure-only mode inside the container",
+            src=StringIO(render("base/chrony-container.conf.j2")),
+            dest="/etc/systemd/system/chrony.service.d/container.conf",
+            mode="644",
+        )
+        systemd.daemon_reload(name="Reload systemd for chrony's drop-in", _if=dropin.did_change)
+        changes.append(dropin)
+    else:
+        host.noop("chrony sets the clock itself: this host is not a container")
+    start = systemd.service(
+        name="Start and enable chrony",
+        service="chrony.service",
+        running=True,
+        enabled=True,
+    )
+    systemd.service(
+        name="Restart chrony to load new time settings",
+        service="chrony.service",
+        restarted=True,
+        # A start just now already read the new settings.
+        _if=[any_changed(*changes), lambda: not start.did_change()],
+    )
+
+
+def _configure_updates():
+    files.put(
+        name="Render /etc/apt/apt.conf.d/20auto-upgrades",
+        src=StringIO(
+            render(
+                "base/20auto-upgrades.j2",
+                automatic_reboot=setting("base_unattended_reboot"),
+                reboot_time=setting("base_unattended_reboot_time"),
+                dpkg_lock_timeout=setting("base_dpkg_lock_timeout"),
+            )
+        ),
+        dest="/etc/apt/apt.conf.d/20auto-upgrades",
+        mode="644",
+    )
+    timers = ("apt-daily.timer", "apt-daily-upgrade.timer")
+    # Images (our testbed's among them) may ship these masked so nothing holds the dpkg lock
+    # before the first deploy; a server we manage runs them.
+    unmasked = [
+        files.link(name=f"Unmask {timer}", path=f"/etc/systemd/system/{timer}", present=False)
+        for timer in timers
+    ]
+    systemd.daemon_reload(name="Reload systemd after unmasking", _if=any_changed(*unmasked))
+    for timer in timers:
+        systemd.service(
+            name=f"Start and enable {timer}",
+            service=timer,
+            running=True,
+            enabled=True,
+        )
+
+
+def _configure_journald():
+    conf = files.put(
+        name="Render /etc/systemd/journald.conf.d/50-gateway.conf",
+        src=StringIO(
+            render(
+                "base/50-gateway.conf.j2",
+                max_use=setting("base_journald_max_use"),
+                keep_free=setting("base_journald_keep_free"),
+                max_retention=setting("base_journald_max_retention"),
+            )
+        ),
+        dest="/etc/systemd/journald.conf.d/50-gateway.conf",
+        mode="644",
+    )
+    systemd.service(
+        name="Restart systemd-journald to load the size cap",
+        service="systemd-journald.service",
+        restarted=True,
+        _if=conf.did_change,
+    )
+
+
+def _configure_sysctls(in_container):
+    net = files.put(
+        name="Render /etc/sysctl.d/90-gateway-net.conf",
+        src=StringIO(render("base/90-gateway-net.conf.j2")),
+        dest="/etc/sysctl.d/90-gateway-net.conf",
+        mode="644",
+    )
+    server.shell(
+        name="Apply the network sysctls",
+        commands=["sysctl --quiet --load=/etc/sysctl.d/90-gateway-net.conf"],
+        _if=net.did_change,
+    )
+    if in_container:
+        host.noop(
+            f"skip kernel-global sysctls: inside a {in_container} container they belong to the "
+            "container host's kernel"
+        )
+        return
+    kernel = files.put(
+        name="Render /etc/sysctl.d/90-gateway-kernel.conf",
+        src=StringIO(render("base/90-gateway-kernel.conf.j2")),
+        dest="/etc/sysctl.d/90-gateway-kernel.conf",
+        mode="644",
+    )
+    server.shell(
+        name="Apply the kernel sysctls",
+        commands=["sysctl --quiet --load=/etc/sysctl.d/90-gateway-kernel.conf"],
+        _if=kernel.did_change,
+    )
+
+
+def _configure_ssh():
+    conf = validated_file(
+        name="Render /etc/ssh/sshd_config.d/00-gateway-hardening.conf",
+        content=render("base/00-gateway-hardening.conf.j2", ssh_port=setting("base_ssh_port")),
+        dest="/etc/ssh/sshd_config.d/00-gateway-hardening.conf",
+        # Check the candidate exactly as sshd will read it: first, then the live config.
+        validate=(
+            "printf 'Include {path}\\nInclude /etc/ssh/sshd_config\\n' > /run/sshd-candidate.conf"
+            " && mkdir -p /run/sshd && sshd -t -f /run/sshd-candidate.conf;"
+            " rc=$?; rm -f /run/sshd-candidate.conf; exit $rc"
+        ),
+    )
+    systemd.service(
+        name="Reload sshd to apply the hardening",
+        service="ssh.service",
+        reloaded=True,
+        _if=conf.did_change,
+    )
+
+
+def _configure_firewall():
+    _refuse_lockout()
+    files.directory(
+        name=f"Create {FIREWALL_RULES_DIR} for the roles' rules",
+        path=FIREWALL_RULES_DIR,
+        mode="755",
+    )
+    conf = validated_file(
+        name="Render /etc/nftables.conf",
+        content=render("base/nftables.conf.j2", **firewall_context()),
+        dest="/etc/nftables.conf",
+        mode="755",
+        validate="nft --check --file {path}",
+    )
+    systemd.service(
+        name="Start and enable nftables",
+        service="nftables.service",
+        running=True,
+        enabled=True,
+    )
+    systemd.service(
+        name="Reload nftables to apply the firewall",
+        service="nftables.service",
+        reloaded=True,
+        _if=conf.did_change,
+    )
+
+
+def _refuse_lockout():
+    """Never install a firewall that would cut off the connection this deploy runs over."""
+    client = host.get_fact(SshClientAddress)
+    if client is None:
+        host.noop("cannot see this deploy's SSH client address; not checking for lockout")
+        return
+    address = ipaddress.ip_address(client)
+    if not any(address in network for network in admin_networks()):
+        raise DeployError(
+            f"{host.name}: base_admin_cidrs does not contain {client}, the address this deploy "
+            "connects from; the firewall would lock it out. Add it (or its network) to "
+            "base_admin_cidrs in group_data"
+        )
