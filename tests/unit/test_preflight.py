@@ -1,0 +1,32 @@
+import pytest
+
+from bundle.preflight import PreflightError, check_admin_cidrs
+
+
+@pytest.mark.parametrize("value", [None, [], ()])
+def test_missing_admin_cidrs_names_key_and_remedy(value):
+    with pytest.raises(PreflightError) as error:
+        check_admin_cidrs("db1", value)
+    message = str(error.value)
+    assert message.startswith("db1: base_admin_cidrs is missing or empty")
+    assert "group_data/" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10.0.0.0/8", "must be a list of networks"),
+        (["10.0.0.0/33"], "'10.0.0.0/33' is not an IP network"),
+        (["not-a-network"], "is not an IP network"),
+        (["CHANGE_ME"], "placeholder 'CHANGE_ME'"),
+        (["0.0.0.0/0"], "admits the whole internet"),
+        (["::/0"], "admits the whole internet"),
+    ],
+)
+def test_malformed_admin_cidrs_are_refused(value, expected):
+    with pytest.raises(PreflightError, match=expected):
+        check_admin_cidrs("db1", value)
+
+
+def test_good_admin_cidrs_pass():
+    check_admin_cidrs("db1", ["198.51.100.0/24", "2001:db8::/48", "203.0.113.7/32"])

@@ -1,0 +1,112 @@
+"""Point testinfra at the hosts of a pyinfra inventory: `pytest tests/verify --inventory FILE`.
+
+Each test runs once per host of the groups it is about (all hosts unless marked
+`@pytest.mark.roles(...)`). Hosts are reached with OpenSSH using the inventory's own connection
+data, with strict host key checking whenever the inventory names a known_hosts file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import testinfra
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--inventory",
+        default=os.environ.get("VERIFY_INVENTORY"),
+        help="pyinfra inventory file to verify, e.g. inventories/testbed.py",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "roles(*groups): run only on hosts in these groups")
+
+
+@dataclass(frozen=True)
+class InventoryHost:
+    name: str
+    groups: tuple[str, ...]
+    data: dict
+
+
+def load_inventory(path: str) -> list[InventoryHost]:
+    """The inventory exactly as pyinfra sees it (group_data merged), read through its own CLI."""
+    pyinfra = Path(sys.executable).with_name("pyinfra")
+    result = subprocess.run(
+        [str(pyinfra), str(Path(path).resolve()), "debug-inventory", "--json"],
+        cwd=REPO,  # group_data/ is found relative to the working directory
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise pytest.UsageError(f"cannot load inventory {path}: {result.stderr.strip()[-500:]}")
+    return [
+        InventoryHost(h["name"], tuple(h["groups"]), h["data"]) for h in json.loads(result.stdout)
+    ]
+
+
+def ssh_config_for(hosts, directory: Path) -> Path:
+    blocks = []
+    for host in hosts:
+        data = host.data
+        lines = [f"Host {host.name}", f"    HostName {data.get('ssh_hostname') or host.name}"]
+        lines.append(f"    User {data.get('ssh_user') or 'root'}")
+        if data.get("ssh_port"):
+            lines.append(f"    Port {data.get('ssh_port')}")
+        if data.get("ssh_key"):
+            lines += [f"    IdentityFile {data.get('ssh_key')}", "    IdentitiesOnly yes"]
+        if data.get("ssh_known_hosts_file"):
+            lines += [
+                f"    UserKnownHostsFile {data.get('ssh_known_hosts_file')}",
+                "    StrictHostKeyChecking yes",
+            ]
+        lines += ["    BatchMode yes", "    ConnectTimeout 10", "    LogLevel ERROR"]
+        blocks.append("\n".join(lines))
+    path = directory / "ssh_config"
+    path.write_text("\n\n".join(blocks) + "\n")
+    return path
+
+
+def _hosts(config):
+    if not hasattr(config, "_verify_hosts"):
+        path = config.getoption("--inventory")
+        if not path:
+            raise pytest.UsageError(
+                "pass --inventory inventories/<env>.py (or set VERIFY_INVENTORY)"
+            )
+        hosts = load_inventory(path)
+        directory = Path(config.cache.mkdir("verify"))
+        ssh_config = ssh_config_for(hosts, directory)
+        config._verify_hosts = [
+            (host, testinfra.get_host(f"ssh://{host.name}", ssh_config=str(ssh_config)))
+            for host in hosts
+        ]
+    return config._verify_hosts
+
+
+def pytest_generate_tests(metafunc):
+    names = [n for n in ("inventory_host", "host") if n in metafunc.fixturenames]
+    if not names:
+        return
+    marker = metafunc.definition.get_closest_marker("roles")
+    roles = set(marker.args) if marker else None
+    selected = [
+        pair for pair in _hosts(metafunc.config) if roles is None or roles & set(pair[0].groups)
+    ]
+    values = [
+        pair if len(names) == 2 else pair[("inventory_host", "host").index(names[0])]
+        for pair in selected
+    ]
+    metafunc.parametrize(
+        names if len(names) == 2 else names[0], values, ids=[inv.name for inv, _ in selected]
+    )
