@@ -35,7 +35,9 @@ def check_admin_cidrs(name: str, value) -> None:
     for cidr in value:
         text = str(cidr)
         if any(p in text.lower() for p in PLACEHOLDERS):
-            raise PreflightError(f"{name}: base_admin_cidrs holds the placeholder {text!r}; {where}")
+            raise PreflightError(
+                f"{name}: base_admin_cidrs holds the placeholder {text!r}; {where}"
+            )
         try:
             network = ipaddress.ip_network(text, strict=False)
         except ValueError:

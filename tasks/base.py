@@ -94,10 +94,11 @@ def _install_packages():
 
 
 def _configure_time(in_container):
+    sources = render("base/gateway-chrony.conf.j2", servers=setting("base_ntp_servers"))
     changes = [
         files.put(
             name="Render /etc/chrony/conf.d/gateway.conf",
-            src=StringIO(render("base/gateway-chrony.conf.j2", servers=setting("base_ntp_servers"))),
+            src=StringIO(sources),
             dest="/etc/chrony/conf.d/gateway.conf",
             mode="644",
         )

@@ -1,4 +1,4 @@
-"""`python -m testbed up|down|status|ssh`: local Debian hosts for deploying and testing the bundle."""
+"""`python -m testbed up|down|status|ssh`: local Debian hosts to deploy the bundle to and test."""
 
 from __future__ import annotations
 
@@ -270,5 +270,5 @@ def cmd_ssh(args: argparse.Namespace) -> int:
     if current is None or args.name not in {h.name for h in current.hosts}:
         known = ", ".join(h.name for h in current.hosts) if current else "none (testbed not up)"
         raise TestbedError(f"no testbed host named {args.name!r}; hosts: {known}")
-    os.execvp("ssh", ["ssh", "-F", str(paths.SSH_CONFIG), args.name, *args.remote])
+    os.execvp("ssh", ["ssh", "-F", str(paths.SSH_CONFIG), args.name, *args.remote])  # noqa: S606
     return 0

@@ -9,7 +9,6 @@ from testbed import paths
 from testbed.system import run
 from testbed.topology import HostSpec
 
-
 CA_DIR = "usr/local/share/ca-certificates/control-machine"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,9 +43,9 @@ def supervisor_pids(name: str | None = None) -> list[int]:
     found = []
     for pid in _pids():
         argv = _cmdline(pid)
-        if SUPERVISOR_MODULE in argv and str(paths.STATE_DIR) in argv:
-            if name is None or argv[-1] == name:
-                found.append(pid)
+        ours = SUPERVISOR_MODULE in argv and str(paths.STATE_DIR) in argv
+        if ours and (name is None or argv[-1] == name):
+            found.append(pid)
     return found
 
 
@@ -95,10 +96,8 @@ def kill_containers(timeout: float = 10) -> None:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _alive(pid: int) -> bool:

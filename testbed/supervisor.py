@@ -1,8 +1,9 @@
 """Keeps one host's container running: boots it, and boots it again after a guest reboot.
 
 Started detached by `testbed up` as `python -m testbed.supervisor STATE_DIR NAME` (the state
-directory is in argv so that `down` can find supervisors an earlier run left behind); `testbed down` sends
-it SIGTERM, which it passes to systemd-nspawn for an orderly shutdown of the guest.
+directory is in argv so that `down` can find supervisors an earlier run left behind);
+`testbed down` sends it SIGTERM, which it passes on to systemd-nspawn: an orderly guest
+shutdown.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def nspawn_environment() -> dict[str, str]:
         os.environ,
         # A pure cgroup2 tree: systemd inside reaches "running" with no failed units.
         SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1",
-        # net.* sysctls are per namespace and may be set by the guest; kernel-wide ones stay read-only.
+        # net.* sysctls are per namespace and the guest may set them; kernel-wide ones stay
+        # read-only.
         SYSTEMD_NSPAWN_API_VFS_WRITABLE="network",
     )
 

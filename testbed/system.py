@@ -1,4 +1,4 @@
-"""Thin helpers around the control machine's own tools: run a command, require root, install deps."""
+"""Helpers around the control machine's own tools: run a command, require root, install deps."""
 
 from __future__ import annotations
 
