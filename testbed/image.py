@@ -60,6 +60,13 @@ WantedBy=multi-user.target
 """,
 }
 
+# Drop-ins baked into the image (path under /etc/systemd/system -> content).
+DROPINS = {
+    # Root's user manager, started by every SSH login, can take the full 90 s default to stop
+    # in these containers; `testbed down` should not wait for it.
+    "user@.service.d/testbed-stop-timeout.conf": "[Service]\nTimeoutStopSec=5s\n",
+}
+
 # Nothing may hold the dpkg lock on its own while a deploy runs; the base deploy decides about
 # periodic apt runs itself.
 MASKED_UNITS = ("apt-daily.timer", "apt-daily-upgrade.timer")
@@ -70,7 +77,14 @@ IMAGE_REVISION = 2
 
 def image_key(suite: str, mirror: AptSource) -> str:
     material = "\n".join(
-        [suite, mirror.uri, ",".join(PACKAGES), str(IMAGE_REVISION), *sorted(UNITS.values())]
+        [
+            suite,
+            mirror.uri,
+            ",".join(PACKAGES),
+            str(IMAGE_REVISION),
+            *sorted(UNITS.values()),
+            *sorted(DROPINS.values()),
+        ]
     )
     return f"{suite}-{hashlib.sha256(material.encode()).hexdigest()[:12]}"
 
@@ -126,6 +140,9 @@ def customise(rootfs: Path) -> None:
         wants = units / f"{wanted_by}.wants"
         wants.mkdir(exist_ok=True)
         (wants / name).symlink_to(f"/etc/systemd/system/{name}")
+    for name, text in DROPINS.items():
+        (units / name).parent.mkdir(parents=True, exist_ok=True)
+        (units / name).write_text(text)
     for name in MASKED_UNITS:
         (units / name).unlink(missing_ok=True)
         (units / name).symlink_to("/dev/null")
