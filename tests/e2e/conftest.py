@@ -41,7 +41,7 @@ def run(args, *, timeout=900, check=False, **kwargs):
     return result
 
 
-def testbed_cli(*args, **kwargs):
+def run_testbed(*args, **kwargs):
     return run([sys.executable, "-m", "testbed", *args], **kwargs)
 
 
@@ -56,7 +56,7 @@ def deploy_json(inventory="inventories/testbed.py", *extra):
 
 
 def ssh(name, command, **kwargs):
-    return testbed_cli("ssh", name, command, **kwargs)
+    return run_testbed("ssh", name, command, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pytest
 
 from testbed import guest, network, paths, procs, state
 
-from .conftest import deploy_json, pyinfra, run, ssh, testbed_cli
+from .conftest import deploy_json, pyinfra, run, run_testbed, ssh
 
 HOSTS = ["host1", "host2", "host3"]
 
@@ -34,14 +34,14 @@ def kernel_snapshot():
 @pytest.fixture(scope="module")
 def clean_start(root_only):
     """Start from nothing; yields the control machine's IP forwarding setting to restore."""
-    testbed_cli("down", "--purge", check=True)
+    run_testbed("down", "--purge", check=True)
     yield network.IP_FORWARD.read_text().strip()
-    testbed_cli("down", "--purge")  # whatever happened above, leave nothing behind
+    run_testbed("down", "--purge")  # whatever happened above, leave nothing behind
 
 
 @pytest.fixture(scope="module")
 def three_hosts(clean_start):
-    result = testbed_cli("up", "--hosts", "3", check=True, timeout=1200)
+    result = run_testbed("up", "--hosts", "3", check=True, timeout=1200)
     return result
 
 
@@ -55,7 +55,7 @@ def three_hosts(clean_start):
 )
 def test_bad_up_requests_fail_with_one_line_and_change_nothing(clean_start, args, expected):
     before = kernel_snapshot()
-    result = testbed_cli(*args)
+    result = run_testbed(*args)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
@@ -89,7 +89,7 @@ def test_up_refuses_to_run_without_root(clean_start):
 def test_up_boots_three_running_hosts(three_hosts):
     for name in HOSTS:
         assert ssh(name, "systemctl is-system-running").stdout.strip() == "running"
-    status = testbed_cli("status", check=True).stdout
+    status = run_testbed("status", check=True).stdout
     assert [line.split()[2] for line in status.splitlines()[2:]] == ["running"] * 3
 
 
@@ -125,14 +125,14 @@ def test_hosts_reach_the_configured_apt_sources(three_hosts):
 def test_second_up_changes_nothing(three_hosts):
     supervisors = {name: procs.supervisor_pids(name) for name in HOSTS}
     boot_ids = {name: ssh(name, "cat /proc/sys/kernel/random/boot_id").stdout for name in HOSTS}
-    result = testbed_cli("up", "--hosts", "3", check=True)
+    result = run_testbed("up", "--hosts", "3", check=True)
     assert "were already running" in result.stderr
     assert {name: procs.supervisor_pids(name) for name in HOSTS} == supervisors
     assert {n: ssh(n, "cat /proc/sys/kernel/random/boot_id").stdout for n in HOSTS} == boot_ids
 
 
 def test_up_with_another_shape_is_refused(three_hosts):
-    result = testbed_cli("up", "--topology", "split")
+    result = run_testbed("up", "--topology", "split")
     assert result.returncode != 0
     assert "down --purge" in result.stderr
     assert len(state.load().hosts) == 3
@@ -231,7 +231,7 @@ def test_pyinfra_reboot_brings_a_host_back_healthy(three_hosts):
 
 
 def test_down_purge_leaves_nothing_behind(three_hosts, clean_start):
-    result = testbed_cli("down", "--purge", check=True, timeout=300)
+    result = run_testbed("down", "--purge", check=True, timeout=300)
     assert result.returncode == 0
     assert network.leftovers() == []
     assert guest.our_mounts() == []
