@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from testbed import guest, image, network, paths, procs, sources, state, topology
+from testbed import cgroups, guest, image, network, paths, procs, sources, state, topology
 from testbed.errors import TestbedError
 from testbed.system import ensure_tools, progress, require_root, run
 
@@ -222,8 +222,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     procs.kill_containers()
     for name in sorted(names):
         guest.unmount_root(name)
-        network.remove_host_network(name)
-    network.remove_shared_network()
+    network.remove_all()
+    cgroups.remove_all()
     if current:
         network.restore_forwarding(current.previous_ip_forward)
     if args.purge:
@@ -232,6 +232,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         shutil.rmtree(paths.STATE_DIR, ignore_errors=True)
     left = (
         network.leftovers()
+        + cgroups.leftovers()
         + guest.our_mounts()
         + [f"process {pid}" for pid in procs.supervisor_pids() + procs.container_pids()]
     )

@@ -104,13 +104,10 @@ def copy_ca_certificates(rootfs: Path, certificates: list[Path]) -> bool:
 
 def host_public_keys(name: str) -> list[str]:
     """The host's own SSH host keys (`type base64`), read from its disk; made at first boot."""
-    keys = []
-    for kind in ("ed25519", "ecdsa", "rsa"):
-        path = root(name) / f"etc/ssh/ssh_host_{kind}_key.pub"
-        if not path.exists() or not path.read_text().strip():
-            return []  # not all written yet
-        keys.append(" ".join(path.read_text().split()[:2]))
-    return keys
+    ssh_dir = root(name) / "etc/ssh"
+    if not (ssh_dir / "testbed-host-keys-ready").exists():
+        return []
+    return [" ".join(p.read_text().split()[:2]) for p in sorted(ssh_dir.glob("ssh_host_*_key.pub"))]
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:

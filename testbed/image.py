@@ -39,6 +39,9 @@ ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 [Service]
 Type=oneshot
 ExecStart=/usr/bin/ssh-keygen -A
+# The control machine reads the public keys from this host's disk once this marker exists,
+# never while ssh-keygen may still be writing them.
+ExecStartPost=/usr/bin/touch /etc/ssh/testbed-host-keys-ready
 
 [Install]
 WantedBy=multi-user.target

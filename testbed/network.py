@@ -127,33 +127,42 @@ def ensure_host_network(*, name: str, address: str, mac: str, subnet: str) -> No
     run(["ip", "neigh", "flush", "to", address, "dev", paths.BRIDGE], check=False)
 
 
-def remove_host_network(name: str) -> None:
-    netns, veth = paths.netns_name(name), paths.veth_name(name)
-    if link_exists(veth):
-        run(["ip", "link", "del", veth], check=False)
-    if netns_exists(netns):
+def _our_namespaces() -> list[str]:
+    listing = run(["ip", "netns", "list"], check=False).stdout
+    return [line.split()[0] for line in listing.splitlines() if line.startswith(paths.PREFIX + "-")]
+
+
+def _our_links() -> list[str]:
+    links = []
+    for line in run(["ip", "-o", "link", "show"], check=False).stdout.splitlines():
+        link = line.split(":")[1].strip().split("@")[0]
+        if link.startswith(paths.PREFIX + "-"):
+            links.append(link)
+    return links
+
+
+def _table_exists() -> bool:
+    return run(["nft", "list", "table", "inet", paths.NFT_TABLE], check=False).returncode == 0
+
+
+def remove_all() -> None:
+    """Remove every namespace, link, bridge and table of ours the kernel still has, whether or
+    not our state file remembers them (an interrupted run may have lost it)."""
+    for link in _our_links():
+        run(["ip", "link", "del", link], check=False)
+    for netns in _our_namespaces():
         run(["ip", "netns", "del", netns], check=False)
-
-
-def remove_shared_network() -> None:
     if link_exists(paths.BRIDGE):
         run(["ip", "link", "del", paths.BRIDGE], check=False)
-    if run(["nft", "list", "table", "inet", paths.NFT_TABLE], check=False).returncode == 0:
+    if _table_exists():
         run(["nft", "delete", "table", "inet", paths.NFT_TABLE], check=False)
 
 
 def leftovers() -> list[str]:
     """Everything of ours still present in the kernel: used by `down` and by tests."""
-    found = []
-    if link_exists(paths.BRIDGE):
-        found.append(f"bridge {paths.BRIDGE}")
-    if run(["nft", "list", "table", "inet", paths.NFT_TABLE], check=False).returncode == 0:
+    found = [f"bridge {paths.BRIDGE}"] if link_exists(paths.BRIDGE) else []
+    if _table_exists():
         found.append(f"nftables table inet {paths.NFT_TABLE}")
-    for netns in run(["ip", "netns", "list"], check=False).stdout.split():
-        if netns.startswith(paths.PREFIX + "-"):
-            found.append(f"network namespace {netns}")
-    for line in run(["ip", "-o", "link", "show"], check=False).stdout.splitlines():
-        link = line.split(":")[1].strip().split("@")[0]
-        if link.startswith(paths.PREFIX + "-"):
-            found.append(f"link {link}")
+    found += [f"network namespace {netns}" for netns in _our_namespaces()]
+    found += [f"link {link}" for link in _our_links()]
     return found

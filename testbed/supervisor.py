@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 
-from testbed import guest, paths, sources, state
+from testbed import cgroups, guest, paths, sources, state
 
 # systemd-nspawn exits with this code when the guest asked for a reboot.
 REBOOT_EXIT = 133
@@ -84,6 +84,7 @@ def supervise(name: str) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     log = open(paths.host_dir(name) / "console.log", "ab", buffering=0)  # noqa: SIM115
+    cgroups.enter_host_cgroup(name)
     while not stopping:
         prepare_start(name)
         log.write(f"\n--- testbed: starting {name}\n".encode())

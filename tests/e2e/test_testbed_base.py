@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import guest, network, paths, procs, state
+from testbed import cgroups, guest, network, paths, procs, state
 
 from .conftest import deploy_json, pyinfra, run, run_testbed, ssh
 
@@ -25,7 +25,7 @@ def kernel_snapshot():
     """What `up` would create: compared before and after refused commands."""
     return {
         "state_file": paths.STATE_FILE.exists(),
-        "leftovers": sorted(network.leftovers()),
+        "leftovers": sorted(network.leftovers() + cgroups.leftovers()),
         "mounts": sorted(guest.our_mounts()),
         "supervisors": sorted(procs.supervisor_pids()),
     }
@@ -234,6 +234,7 @@ def test_down_purge_leaves_nothing_behind(three_hosts, clean_start):
     result = run_testbed("down", "--purge", check=True, timeout=300)
     assert result.returncode == 0
     assert network.leftovers() == []
+    assert cgroups.leftovers() == []
     assert guest.our_mounts() == []
     assert procs.supervisor_pids() == [] and procs.container_pids() == []
     assert not paths.STATE_DIR.exists()
