@@ -213,6 +213,28 @@ def test_missing_admin_cidrs_stops_the_deploy_before_any_change(three_hosts, tmp
     assert ssh("host1", "sha256sum /etc/nftables.conf", check=True).stdout == fingerprint
 
 
+def test_an_invalid_config_never_replaces_the_live_one(three_hosts, tmp_path):
+    """validated_file: the candidate fails `nft --check`, the deploy fails, the live file stays."""
+    deploy_file = tmp_path / "broken_firewall.py"
+    deploy_file.write_text(
+        textwrap.dedent("""\
+        from bundle.operations import validated_file
+
+        validated_file(
+            name="Render a broken /etc/nftables.conf",
+            content="table inet gateway_firewall { chain input { policy nonsense; } }\\n",
+            dest="/etc/nftables.conf",
+            mode="755",
+            validate="nft --check --file {path}",
+        )
+        """)
+    )
+    before = ssh("host1", "sha256sum /etc/nftables.conf; ls -a /etc", check=True).stdout
+    result = pyinfra("-y", "inventories/testbed.py", "--limit", "host1", deploy_file)
+    assert result.returncode != 0
+    assert ssh("host1", "sha256sum /etc/nftables.conf; ls -a /etc", check=True).stdout == before
+
+
 def test_pyinfra_reboot_brings_a_host_back_healthy(three_hosts):
     boot_id = ssh("host2", "cat /proc/sys/kernel/random/boot_id", check=True).stdout
     result = pyinfra(
