@@ -1,14 +1,17 @@
-"""Operations pyinfra does not ship: a file that is validated before it replaces the live one."""
+"""Operations pyinfra does not ship: rendered files, and files validated before they go live."""
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-from io import BytesIO
+from io import BytesIO, StringIO
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.facts.files import File, Sha1File
+from pyinfra.operations import files
+
+from bundle.render import render
 
 
 @operation()
@@ -53,3 +56,15 @@ def validated_file(
         f"( {validate.format(path=candidate)} ) || {{ rm -f {candidate}; exit 1; }}"
     )
     yield StringCommand("mv", "-f", candidate, dest)
+
+
+def rendered_file(
+    template: str, dest: str, *, name: str | None = None, mode: str = "644", **context
+):
+    """Render `template` (templates/…) with `context` and put it at `dest` ("Render <dest>")."""
+    return files.put(
+        name=name or f"Render {dest}",
+        src=StringIO(render(template, **context)),
+        dest=dest,
+        mode=mode,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -12,7 +11,7 @@ from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from bundle.facts import ContainerType, SshClientAddress
-from bundle.operations import validated_file
+from bundle.operations import rendered_file, validated_file
 from bundle.render import render
 
 DEFAULTS = {
@@ -94,21 +93,18 @@ def _install_packages():
 
 
 def _configure_time(in_container):
-    sources = render("base/gateway-chrony.conf.j2", servers=setting("base_ntp_servers"))
     changes = [
-        files.put(
-            name="Render /etc/chrony/conf.d/gateway.conf",
-            src=StringIO(sources),
-            dest="/etc/chrony/conf.d/gateway.conf",
-            mode="644",
+        rendered_file(
+            "base/gateway-chrony.conf.j2",
+            "/etc/chrony/conf.d/gateway.conf",
+            servers=setting("base_ntp_servers"),
         )
     ]
     if in_container:
-        dropin = files.put(
+        dropin = rendered_file(
+            "base/chrony-container.conf.j2",
+            "/etc/systemd/system/chrony.service.d/container.conf",
             name="Let chrony run in measure-only mode inside the container",
-            src=StringIO(render("base/chrony-container.conf.j2")),
-            dest="/etc/systemd/system/chrony.service.d/container.conf",
-            mode="644",
         )
         systemd.daemon_reload(name="Reload systemd for chrony's drop-in", _if=dropin.did_change)
         changes.append(dropin)
@@ -130,18 +126,12 @@ def _configure_time(in_container):
 
 
 def _configure_updates():
-    files.put(
-        name="Render /etc/apt/apt.conf.d/20auto-upgrades",
-        src=StringIO(
-            render(
-                "base/20auto-upgrades.j2",
-                automatic_reboot=setting("base_unattended_reboot"),
-                reboot_time=setting("base_unattended_reboot_time"),
-                dpkg_lock_timeout=setting("base_dpkg_lock_timeout"),
-            )
-        ),
-        dest="/etc/apt/apt.conf.d/20auto-upgrades",
-        mode="644",
+    rendered_file(
+        "base/20auto-upgrades.j2",
+        "/etc/apt/apt.conf.d/20auto-upgrades",
+        automatic_reboot=setting("base_unattended_reboot"),
+        reboot_time=setting("base_unattended_reboot_time"),
+        dpkg_lock_timeout=setting("base_dpkg_lock_timeout"),
     )
     timers = ("apt-daily.timer", "apt-daily-upgrade.timer")
     # Images (our testbed's among them) may ship these masked so nothing holds the dpkg lock
@@ -161,18 +151,12 @@ def _configure_updates():
 
 
 def _configure_journald():
-    conf = files.put(
-        name="Render /etc/systemd/journald.conf.d/50-gateway.conf",
-        src=StringIO(
-            render(
-                "base/50-gateway.conf.j2",
-                max_use=setting("base_journald_max_use"),
-                keep_free=setting("base_journald_keep_free"),
-                max_retention=setting("base_journald_max_retention"),
-            )
-        ),
-        dest="/etc/systemd/journald.conf.d/50-gateway.conf",
-        mode="644",
+    conf = rendered_file(
+        "base/50-gateway.conf.j2",
+        "/etc/systemd/journald.conf.d/50-gateway.conf",
+        max_use=setting("base_journald_max_use"),
+        keep_free=setting("base_journald_keep_free"),
+        max_retention=setting("base_journald_max_retention"),
     )
     systemd.service(
         name="Restart systemd-journald to load the size cap",
@@ -183,12 +167,7 @@ def _configure_journald():
 
 
 def _configure_sysctls(in_container):
-    net = files.put(
-        name="Render /etc/sysctl.d/90-gateway-net.conf",
-        src=StringIO(render("base/90-gateway-net.conf.j2")),
-        dest="/etc/sysctl.d/90-gateway-net.conf",
-        mode="644",
-    )
+    net = rendered_file("base/90-gateway-net.conf.j2", "/etc/sysctl.d/90-gateway-net.conf")
     server.shell(
         name="Apply the network sysctls",
         commands=["sysctl --quiet --load=/etc/sysctl.d/90-gateway-net.conf"],
@@ -200,12 +179,7 @@ def _configure_sysctls(in_container):
             "container host's kernel"
         )
         return
-    kernel = files.put(
-        name="Render /etc/sysctl.d/90-gateway-kernel.conf",
-        src=StringIO(render("base/90-gateway-kernel.conf.j2")),
-        dest="/etc/sysctl.d/90-gateway-kernel.conf",
-        mode="644",
-    )
+    kernel = rendered_file("base/90-gateway-kernel.conf.j2", "/etc/sysctl.d/90-gateway-kernel.conf")
     server.shell(
         name="Apply the kernel sysctls",
         commands=["sysctl --quiet --load=/etc/sysctl.d/90-gateway-kernel.conf"],
