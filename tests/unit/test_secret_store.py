@@ -4,6 +4,7 @@ import re
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pyrage
 import pytest
@@ -21,10 +22,13 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
+def identity_of(store):
+    return x25519.Identity.from_str(Path(store.identity_source()).read_text().strip())
+
+
 def raw_document(store):
     """Decrypt the file with the identity file directly (not through the code under test)."""
-    identity_text = (store.identity_source() and open(store.identity_source()).read()).strip()
-    identity = x25519.Identity.from_str(identity_text)
+    identity = identity_of(store)
     return json.loads(pyrage.decrypt(store.path.read_bytes(), [identity]))
 
 
@@ -54,7 +58,7 @@ def test_a_missing_secret_is_added_without_touching_the_others():
     first = store.ensure()
     document = raw_document(store)
     del document["secrets"]["redis_litellm_password"]
-    identity = x25519.Identity.from_str(open(store.identity_source()).read().strip())
+    identity = identity_of(store)
     store.path.write_bytes(pyrage.encrypt(json.dumps(document).encode(), [identity.to_public()]))
     second = store.ensure()
     assert second["redis_litellm_password"] != first["redis_litellm_password"]
@@ -116,7 +120,7 @@ def test_corrupted_file_gives_a_clear_error_and_is_left_untouched():
 def test_foreign_plaintext_is_refused_and_left_untouched():
     store = SecretStore("testbed")
     store.ensure()
-    identity = x25519.Identity.from_str(open(store.identity_source()).read().strip())
+    identity = identity_of(store)
     store.path.write_bytes(pyrage.encrypt(b'{"hello": 1}', [identity.to_public()]))
     before = store.path.read_bytes()
     with pytest.raises(SecretStoreError, match="not a secret store"):
