@@ -1,13 +1,24 @@
 """What every rollout does, in order: `pyinfra inventories/<env>.py deploy.py`.
 
-Preflight runs first on the control machine; a bad value stops the run before any host changes.
-Each component is one @deploy in tasks/, applied to the hosts of its group."""
+Preflight runs first on the control machine: the inventory data and the environment's secret
+store are checked (and missing secrets generated) before any host changes. Each component is
+one @deploy in tasks/, applied to the hosts of its group."""
 
 from pyinfra import host
 
+from bundle.deploy_secrets import secrets_for
 from bundle.preflight import check_host_data
 from tasks.base import deploy_base
+from tasks.postgres import deploy_postgres
+from tasks.redis import deploy_redis
 
-check_host_data(host.name, host.data)
+check_host_data(host.name, host.data, host.groups)
+secrets_for(host.data.get("environment"))
 
 deploy_base()
+
+if "db" in host.groups:
+    deploy_postgres()
+
+if "cache" in host.groups:
+    deploy_redis()

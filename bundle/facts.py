@@ -39,3 +39,88 @@ class SshClientAddress(FactBase):
     def process(self, output):
         fields = "".join(output).split()
         return fields[0] if fields else None
+
+
+class MemoryMb(FactBase):
+    """
+    Total memory in MiB, from /proc/meminfo (present before any package is installed, so the
+    value is the same on a first and a second run).
+
+    .. code:: python
+
+        24032
+    """
+
+    def command(self) -> str:
+        return "awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo"
+
+    def process(self, output):
+        return int("".join(output).strip() or 0)
+
+
+class OsCodename(FactBase):
+    """
+    The Debian release's code name.
+
+    .. code:: python
+
+        "bookworm"
+    """
+
+    def command(self) -> str:
+        return '. /etc/os-release && echo "$VERSION_CODENAME"'
+
+    def process(self, output):
+        return "".join(output).strip() or None
+
+
+_PSQL = "runuser -u postgres -- psql -XAtq -F '|' -c"
+
+
+class PostgresRoles(FactBase):
+    """
+    Login roles and their stored password verifiers; ``{}`` when PostgreSQL is not running.
+
+    .. code:: python
+
+        {"litellm": {"superuser": False, "login": True, "verifier": "SCRAM-SHA-256$4096:..."}}
+    """
+
+    def command(self) -> str:
+        query = "SELECT rolname, rolsuper, rolcanlogin, coalesce(rolpassword, '') FROM pg_authid"
+        return f'{_PSQL} "{query}" 2>/dev/null || true'
+
+    def process(self, output):
+        roles = {}
+        for line in output:
+            name, superuser, login, verifier = line.split("|", 3)
+            roles[name] = {
+                "superuser": superuser == "t",
+                "login": login == "t",
+                "verifier": verifier,
+            }
+        return roles
+
+
+class PostgresDatabases(FactBase):
+    """
+    Databases with their owner and whether PUBLIC may connect; ``{}`` when not running.
+
+    .. code:: python
+
+        {"litellm": {"owner": "litellm", "public_connect": False}}
+    """
+
+    def command(self) -> str:
+        query = (
+            "SELECT datname, pg_get_userbyid(datdba), "
+            "has_database_privilege('public', oid, 'CONNECT') FROM pg_database"
+        )
+        return f'{_PSQL} "{query}" 2>/dev/null || true'
+
+    def process(self, output):
+        databases = {}
+        for line in output:
+            name, owner, public_connect = line.split("|", 2)
+            databases[name] = {"owner": owner, "public_connect": public_connect == "t"}
+        return databases

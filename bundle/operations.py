@@ -7,7 +7,7 @@ import posixpath
 from io import BytesIO, StringIO
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.api import FileUploadCommand, HiddenValue, StringCommand, operation
 from pyinfra.facts.files import File, Sha1File
 from pyinfra.operations import files
 
@@ -67,4 +67,54 @@ def rendered_file(
         src=StringIO(render(template, **context)),
         dest=dest,
         mode=mode,
+    )
+
+
+@operation()
+def postgres_login_role(role: str, password: HiddenValue, database: str):
+    """
+    A login role without superuser rights, owning `database`, that only it may connect to.
+
+    The password goes to the host only as its SCRAM verifier, inside a root-only file fed to
+    psql on standard input: never in argv, never in output. A stored verifier that already
+    matches the password is left alone.
+    """
+    from bundle import scram
+    from bundle.facts import PostgresDatabases, PostgresRoles
+
+    password = password.unmask()
+    roles = host.get_fact(PostgresRoles)
+    databases = host.get_fact(PostgresDatabases)
+    statements = []
+    current = roles.get(role)
+    if current is None:
+        statements.append(
+            f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+            f"PASSWORD '{scram.verifier(password)}';"
+        )
+    else:
+        if current["superuser"] or not current["login"]:
+            statements.append(f"ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;")
+        if not scram.matches(password, current["verifier"]):
+            statements.append(f"ALTER ROLE {role} PASSWORD '{scram.verifier(password)}';")
+    db = databases.get(database)
+    if db is None:
+        statements.append(f"CREATE DATABASE {database} OWNER {role};")
+        statements.append(f"REVOKE CONNECT ON DATABASE {database} FROM PUBLIC;")
+    else:
+        if db["owner"] != role:
+            statements.append(f"ALTER DATABASE {database} OWNER TO {role};")
+        if db["public_connect"]:
+            statements.append(f"REVOKE CONNECT ON DATABASE {database} FROM PUBLIC;")
+    if not statements:
+        host.noop(f"role {role} owns database {database} and its password is current")
+        return
+    script = f"/run/gateway-bundle/{role}-role.sql"
+    yield StringCommand("install", "-d", "-m", "700", "/run/gateway-bundle")
+    yield FileUploadCommand(BytesIO(("\n".join(statements) + "\n").encode()), script)
+    yield StringCommand("chmod", "600", script)
+    # CREATE DATABASE cannot run inside a transaction block: psql runs statement by statement.
+    yield StringCommand(
+        f"runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 < {script}; "
+        f"rc=$?; rm -f {script}; exit $rc"
     )

@@ -16,8 +16,40 @@ class PreflightError(PyinfraError):
     """Bad inventory data: raised before any operation is prepared, so nothing is changed."""
 
 
-def check_host_data(name: str, data) -> None:
+SERVICE_GROUPS = ("db", "cache", "llm", "api", "edge")
+
+
+def check_host_data(name: str, data, groups) -> None:
     check_admin_cidrs(name, data.get("base_admin_cidrs"))
+    check_environment(name, data.get("environment"))
+    if any(group in SERVICE_GROUPS for group in groups):
+        check_private_address(name, data.get("private_address"))
+
+
+def check_environment(name: str, value) -> None:
+    if not value or not isinstance(value, str):
+        raise PreflightError(
+            f'{name}: environment is missing; set environment = "<env>" in '
+            "group_data/<env>.py (it names the secret store secrets/<env>.age)"
+        )
+
+
+def check_private_address(name: str, value) -> None:
+    where = "set private_address for this host in its inventory file"
+    if not value:
+        raise PreflightError(
+            f"{name}: private_address is missing; {where} (the address its peers reach it on)"
+        )
+    try:
+        address = ipaddress.ip_address(str(value))
+    except ValueError:
+        raise PreflightError(
+            f"{name}: private_address {value!r} is not an IP address; {where}"
+        ) from None
+    if address.is_unspecified or address.is_multicast:
+        raise PreflightError(
+            f"{name}: private_address {value!r} cannot be a host's address; {where}"
+        )
 
 
 def check_admin_cidrs(name: str, value) -> None:

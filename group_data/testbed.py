@@ -1,7 +1,10 @@
 # The local testbed environment (python -m testbed up; pyinfra inventories/testbed.py deploy.py).
 from testbed import state
 
-__all__ = ["base_admin_cidrs"]
+__all__ = ["environment", "base_admin_cidrs"]
+
+# Names the secret store: secrets/testbed.age (created with its own key on first use).
+environment = "testbed"
 
 _testbed = state.load()
 

@@ -1,12 +1,16 @@
 """Production hosts: an example to copy and edit. Groups are roles (db, cache, llm, api, edge).
 
-Hosts listed here are reached over SSH as root with the operator's key; per-environment values
-live in group_data/prod.py."""
+Hosts are reached over SSH as root with the operator's key. `private_address` is where a
+host's peers reach it (services listen only there). Per-environment values live in
+group_data/prod.py."""
 
-_ssh = {"ssh_user": "root"}
 
-db = [("db1.example.internal", _ssh)]
-cache = [("cache1.example.internal", _ssh)]
-llm = [("llm1.example.internal", _ssh), ("llm2.example.internal", _ssh)]
-api = [("api1.example.internal", _ssh)]
-edge = [("edge1.example.internal", _ssh)]
+def _host(name: str, private_address: str):
+    return (name, {"ssh_user": "root", "private_address": private_address})
+
+
+db = [_host("db1.example.internal", "10.10.0.11")]
+cache = [_host("cache1.example.internal", "10.10.0.12")]
+llm = [_host("llm1.example.internal", "10.10.0.21"), _host("llm2.example.internal", "10.10.0.22")]
+api = [_host("api1.example.internal", "10.10.0.31")]
+edge = [_host("edge1.example.internal", "10.10.0.41")]

@@ -110,18 +110,18 @@ def _configure_time(in_container):
         changes.append(dropin)
     else:
         host.noop("chrony sets the clock itself: this host is not a container")
-    start = systemd.service(
+    systemd.service(
         name="Start and enable chrony",
         service="chrony.service",
         running=True,
         enabled=True,
     )
+    # The package starts chrony with Debian's settings before ours exist: restart on any change.
     systemd.service(
         name="Restart chrony to load new time settings",
         service="chrony.service",
         restarted=True,
-        # A start just now already read the new settings.
-        _if=[any_changed(*changes), lambda: not start.did_change()],
+        _if=any_changed(*changes),
     )
 
 

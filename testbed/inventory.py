@@ -10,6 +10,8 @@ from testbed.topology import ROLES
 def connection_data(address: str) -> dict:
     return {
         "ssh_hostname": address,
+        # The testbed has one network: peers reach a host where the control machine does.
+        "private_address": address,
         "ssh_user": "root",
         "ssh_key": str(paths.SSH_KEY),
         "ssh_known_hosts_file": str(paths.KNOWN_HOSTS),

@@ -1,0 +1,48 @@
+"""The hook roles use to open their port to their peers in the base firewall.
+
+A role's rules live in `/etc/nftables.d/<role>.nft`, included into the input chain of the base
+deploy's table; each file is validated before it goes live and nftables is reloaded only when
+one changed."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pyinfra.operations import systemd
+
+from bundle.operations import validated_file
+from bundle.render import render
+
+RULES_DIR = "/etc/nftables.d"
+# A candidate holds bare rules: check it the way it will be read, inside an input chain.
+VALIDATE = (
+    "printf 'table inet gateway_check {{ chain input {{\\ninclude \"%s\"\\n}}\\n}}\\n' {path} "
+    "| nft --check --file -"
+)
+
+
+def render_rules(role: str, port: int, peers: list[str]) -> str:
+    return render(
+        "base/role.nft.j2",
+        role=role,
+        port=port,
+        peers_v4=sorted({p for p in peers if ipaddress.ip_address(p).version == 4}),
+        peers_v6=sorted({p for p in peers if ipaddress.ip_address(p).version == 6}),
+    )
+
+
+def allow_port(role: str, port: int, peers: list[str]):
+    """Admit TCP `port` from `peers` (addresses) only; reload the firewall if that changed."""
+    rules = validated_file(
+        name=f"Open port {port} to the {role} peers in the firewall",
+        content=render_rules(role, port, peers),
+        dest=f"{RULES_DIR}/{role}.nft",
+        validate=VALIDATE,
+    )
+    systemd.service(
+        name=f"Reload nftables for the {role} rules",
+        service="nftables.service",
+        reloaded=True,
+        _if=rules.did_change,
+    )
+    return rules

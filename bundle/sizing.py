@@ -1,0 +1,50 @@
+"""How big services should be, from the host's memory and the clients that will connect.
+
+The defaults for client counts live here because the database is sized by the services that
+connect to it (LiteLLM and the SaaS API), whose own deploys use the same keys."""
+
+from __future__ import annotations
+
+# Per host: worker processes and the database pool each worker opens.
+CLIENT_DEFAULTS = {
+    "litellm_workers": 2,
+    "litellm_db_pool_limit": 10,
+    "saas_api_workers": 2,
+    "saas_api_db_pool_limit": 10,
+}
+
+# Superuser-reserved slots, migrations, the operator's psql and monitoring.
+CONNECTION_HEADROOM = 20
+
+
+def clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def client_connections(llm_hosts: list[dict], api_hosts: list[dict]) -> int:
+    def per_host(data: dict, workers: str, pool: str) -> int:
+        get = lambda key: int(data.get(key) or CLIENT_DEFAULTS[key])  # noqa: E731
+        return get(workers) * get(pool)
+
+    return sum(per_host(d, "litellm_workers", "litellm_db_pool_limit") for d in llm_hosts) + sum(
+        per_host(d, "saas_api_workers", "saas_api_db_pool_limit") for d in api_hosts
+    )
+
+
+def postgres_settings(memory_mb: int, connections: int) -> dict[str, str | int]:
+    max_connections = max(100, connections + CONNECTION_HEADROOM)
+    shared_buffers = clamp(memory_mb // 4, 128, 8192)
+    # Each connection may use a few work_mem buffers at once; keep the worst case within RAM.
+    work_mem = clamp((memory_mb - shared_buffers) // (max_connections * 3), 4, 64)
+    return {
+        "max_connections": max_connections,
+        "shared_buffers": f"{shared_buffers}MB",
+        "effective_cache_size": f"{memory_mb * 3 // 4}MB",
+        "maintenance_work_mem": f"{clamp(memory_mb // 20, 64, 1024)}MB",
+        "work_mem": f"{work_mem}MB",
+    }
+
+
+def redis_maxmemory_mb(memory_mb: int, shares_host: bool) -> int:
+    """A quarter of RAM on a dedicated cache host, an eighth when other services share it."""
+    return clamp(memory_mb // (8 if shares_host else 4), 64, 16384)

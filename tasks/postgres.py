@@ -1,0 +1,141 @@
+"""PostgreSQL for the `db` group: two databases, each owned by its own login role, reachable
+only by the peers that need them, over TLS when they are on another host."""
+
+from __future__ import annotations
+
+from pyinfra import host, inventory
+from pyinfra.api import HiddenValue, deploy
+from pyinfra.facts.files import File
+from pyinfra.operations import apt, server, systemd
+
+from bundle import firewall, sizing
+from bundle.deploy_secrets import secrets_for
+from bundle.facts import MemoryMb, OsCodename
+from bundle.operations import postgres_login_role, rendered_file
+
+DEFAULTS = {
+    # Debian's PostgreSQL major version per release.
+    "postgres_versions": {"bookworm": 15, "trixie": 17},
+    "postgres_tls_days": 3650,
+}
+
+# Which role, database and client group belong together.
+CLIENTS = (
+    ("litellm", "litellm", "llm", "postgres_litellm_password"),
+    ("saas", "saas", "api", "postgres_saas_password"),
+)
+
+
+def setting(key: str):
+    value = host.data.get(key)
+    return DEFAULTS[key] if value is None else value
+
+
+def hba_rules(own_address: str) -> tuple[list[dict], list[str], bool]:
+    """pg_hba rules, the remote peers' addresses and whether any client is on this host."""
+    rules, remote, local = [], [], False
+    for role, database, group, _ in CLIENTS:
+        for peer in inventory.get_group(group, []):
+            address = peer.data.get("private_address")
+            if address == own_address:
+                local = True
+                rules.append(
+                    {"type": "host", "database": database, "role": role, "address": "127.0.0.1/32"}
+                )
+            else:
+                remote.append(address)
+                rules.append(
+                    {
+                        "type": "hostssl",
+                        "database": database,
+                        "role": role,
+                        "address": f"{address}/32",
+                    }
+                )
+    unique = []
+    for rule in rules:
+        if rule not in unique:
+            unique.append(rule)
+    return unique, sorted(set(remote)), local
+
+
+@deploy("PostgreSQL")
+def deploy_postgres():
+    codename = host.get_fact(OsCodename)
+    version = setting("postgres_versions")[codename]
+    conf_dir = f"/etc/postgresql/{version}/main"
+    unit = f"postgresql@{version}-main.service"
+    own_address = host.data.get("private_address")
+    rules, remote_peers, local_clients = hba_rules(own_address)
+    listen = (["127.0.0.1"] if local_clients or not remote_peers else []) + (
+        [own_address] if remote_peers else []
+    )
+    memory = host.get_fact(MemoryMb)
+    clients = sizing.client_connections(
+        [h.data for h in inventory.get_group("llm", [])],
+        [h.data for h in inventory.get_group("api", [])],
+    )
+
+    apt.packages(
+        name="Install PostgreSQL",
+        packages=["postgresql", "openssl"],
+        no_recommends=True,
+    )
+    key, cert = f"{conf_dir}/server.key", f"{conf_dir}/server.crt"
+    if host.get_fact(File, path=key):
+        host.noop(f"{key} exists: the TLS key is made once and kept")
+    else:
+        # The private key is made on the host and never leaves it.
+        server.shell(
+            name="Create this host's PostgreSQL TLS key and certificate",
+            commands=[
+                f"test -s {key} || ( umask 077 && openssl req -x509 -newkey ec "
+                "-pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                f"-days {setting('postgres_tls_days')} -subj /CN={host.name} "
+                f"-addext subjectAltName=IP:{own_address} -keyout {key} -out {cert} 2>/dev/null "
+                f"&& chown postgres:postgres {key} {cert} )"
+            ],
+        )
+    settings = rendered_file(
+        "postgres/50-gateway.conf.j2",
+        f"{conf_dir}/conf.d/50-gateway.conf",
+        listen_addresses=listen,
+        memory_mb=memory,
+        client_connections=clients,
+        ssl_cert_file=cert,
+        ssl_key_file=key,
+        **sizing.postgres_settings(memory, clients),
+    )
+    hba = rendered_file(
+        "postgres/pg_hba.conf.j2",
+        f"{conf_dir}/pg_hba.conf",
+        mode="640",
+        rules=rules,
+    )
+    systemd.service(
+        name="Start and enable PostgreSQL",
+        service=unit,
+        running=True,
+        enabled=True,
+    )
+    systemd.service(
+        name="Restart PostgreSQL to load new settings",
+        service=unit,
+        restarted=True,
+        _if=settings.did_change,
+    )
+    systemd.service(
+        name="Reload PostgreSQL for new client rules",
+        service=unit,
+        reloaded=True,
+        _if=hba.did_change,
+    )
+    secrets = secrets_for(host.data.get("environment"))
+    for role, database, _, secret in CLIENTS:
+        postgres_login_role(
+            name=f"Ensure role {role} owns database {database}",
+            role=role,
+            password=HiddenValue(secrets[secret]),
+            database=database,
+        )
+    firewall.allow_port("postgres", 5432, remote_peers)

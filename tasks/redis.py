@@ -1,0 +1,108 @@
+"""Redis for the `cache` group: LiteLLM's cache, rate-limit counters and spend buffers, behind
+an ACL user, reachable only from the `llm` peers, persisted across restarts."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pyinfra import host, inventory
+from pyinfra.api import deploy
+from pyinfra.operations import apt, server, systemd
+from pyinfra.operations.util import any_changed
+
+from bundle import firewall, sizing
+from bundle.deploy_secrets import secrets_for
+from bundle.facts import ContainerType, MemoryMb
+from bundle.operations import rendered_file
+
+DEFAULTS = {
+    # Explicit size in MiB; empty: derived from the host's memory (bundle/sizing.py).
+    "redis_maxmemory_mb": None,
+}
+
+OTHER_ROLES = ("db", "llm", "api", "edge")
+
+
+def setting(key: str):
+    value = host.data.get(key)
+    return DEFAULTS[key] if value is None else value
+
+
+def llm_peers(own_address: str) -> tuple[list[str], bool]:
+    """Remote `llm` peers' addresses, and whether an `llm` client runs on this host."""
+    addresses = {h.data.get("private_address") for h in inventory.get_group("llm", [])}
+    return sorted(addresses - {own_address}), own_address in addresses
+
+
+@deploy("Redis")
+def deploy_redis():
+    own_address = host.data.get("private_address")
+    remote_peers, local_client = llm_peers(own_address)
+    bind = (["127.0.0.1"] if local_client or not remote_peers else []) + (
+        [own_address] if remote_peers else []
+    )
+    memory = host.get_fact(MemoryMb)
+    shares_host = any(role in host.groups for role in OTHER_ROLES)
+    maxmemory = setting("redis_maxmemory_mb") or sizing.redis_maxmemory_mb(memory, shares_host)
+
+    apt.packages(name="Install Redis", packages=["redis-server"], no_recommends=True)
+    _kernel_settings()
+    password = secrets_for(host.data.get("environment"))["redis_litellm_password"]
+    acl = rendered_file(
+        "redis/users.acl.j2",
+        "/etc/redis/users.acl",
+        # Redis stores and compares only this hash; the password never reaches this host.
+        litellm_password_sha256=hashlib.sha256(password.encode()).hexdigest(),
+        mode="600",
+    )
+    server.shell(
+        name="Give Redis its ACL file",
+        commands=["chown redis:redis /etc/redis/users.acl"],
+        _if=acl.did_change,
+    )
+    conf = rendered_file(
+        "redis/redis.conf.j2",
+        "/etc/redis/redis.conf",
+        mode="640",
+        bind=bind,
+        memory_mb=memory,
+        shares_host=shares_host,
+        maxmemory_mb=maxmemory,
+    )
+    server.shell(
+        name="Let Redis read its configuration",
+        commands=["chown root:redis /etc/redis/redis.conf"],
+        _if=conf.did_change,
+    )
+    systemd.service(
+        name="Start and enable Redis",
+        service="redis-server.service",
+        running=True,
+        enabled=True,
+    )
+    # A restart, not a reload: bind addresses and the ACL file are read at start. Nothing is lost:
+    # Redis writes its append-only file on shutdown and replays it on start. (Also right after the
+    # package's first start, which used Debian's example configuration.)
+    systemd.service(
+        name="Restart Redis to load new settings",
+        service="redis-server.service",
+        restarted=True,
+        _if=any_changed(acl, conf),
+    )
+    firewall.allow_port("redis", 6379, remote_peers)
+
+
+def _kernel_settings():
+    kind = host.get_fact(ContainerType)
+    if kind:
+        host.noop(
+            f"skip vm.overcommit_memory=1 for Redis: inside a {kind} container it belongs to the "
+            "container host's kernel"
+        )
+        return
+    conf = rendered_file("redis/90-redis.conf.j2", "/etc/sysctl.d/90-redis.conf")
+    server.shell(
+        name="Apply Redis's kernel settings",
+        commands=["sysctl --quiet --load=/etc/sysctl.d/90-redis.conf"],
+        _if=conf.did_change,
+    )
