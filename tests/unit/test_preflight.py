@@ -30,3 +30,25 @@ def test_malformed_admin_cidrs_are_refused(value, expected):
 
 def test_good_admin_cidrs_pass():
     check_admin_cidrs("db1", ["198.51.100.0/24", "2001:db8::/48", "203.0.113.7/32"])
+
+
+def test_environment_is_required():
+    from bundle.preflight import check_environment
+
+    with pytest.raises(PreflightError, match="environment is missing.*group_data/<env>.py"):
+        check_environment("db1", None)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "private_address is missing"),
+        ("db1.internal", "is not an IP address"),
+        ("0.0.0.0", "cannot be a host's address"),  # noqa: S104
+    ],
+)
+def test_service_hosts_need_a_private_address(value, expected):
+    from bundle.preflight import check_private_address
+
+    with pytest.raises(PreflightError, match=expected):
+        check_private_address("db1", value)
