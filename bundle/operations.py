@@ -59,7 +59,14 @@ def validated_file(
 
 
 def rendered_file(
-    template: str, dest: str, *, name: str | None = None, mode: str = "644", **context
+    template: str,
+    dest: str,
+    *,
+    name: str | None = None,
+    mode: str = "644",
+    user: str = "root",
+    group: str = "root",
+    **context,
 ):
     """Render `template` (templates/…) with `context` and put it at `dest` ("Render <dest>")."""
     return files.put(
@@ -67,6 +74,8 @@ def rendered_file(
         src=StringIO(render(template, **context)),
         dest=dest,
         mode=mode,
+        user=user,
+        group=group,
     )
 
 

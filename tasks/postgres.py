@@ -99,6 +99,8 @@ def deploy_postgres():
     settings = rendered_file(
         "postgres/50-gateway.conf.j2",
         f"{conf_dir}/conf.d/50-gateway.conf",
+        user="postgres",
+        group="postgres",
         listen_addresses=listen,
         memory_mb=memory,
         client_connections=clients,
@@ -110,6 +112,8 @@ def deploy_postgres():
         "postgres/pg_hba.conf.j2",
         f"{conf_dir}/pg_hba.conf",
         mode="640",
+        user="postgres",
+        group="postgres",
         rules=rules,
     )
     systemd.service(

@@ -54,25 +54,18 @@ def deploy_redis():
         # Redis stores and compares only this hash; the password never reaches this host.
         litellm_password_sha256=hashlib.sha256(password.encode()).hexdigest(),
         mode="600",
-    )
-    server.shell(
-        name="Give Redis its ACL file",
-        commands=["chown redis:redis /etc/redis/users.acl"],
-        _if=acl.did_change,
+        user="redis",
+        group="redis",
     )
     conf = rendered_file(
         "redis/redis.conf.j2",
         "/etc/redis/redis.conf",
         mode="640",
+        group="redis",
         bind=bind,
         memory_mb=memory,
         shares_host=shares_host,
         maxmemory_mb=maxmemory,
-    )
-    server.shell(
-        name="Let Redis read its configuration",
-        commands=["chown root:redis /etc/redis/redis.conf"],
-        _if=conf.did_change,
     )
     systemd.service(
         name="Start and enable Redis",
