@@ -60,7 +60,8 @@ def test_each_database_is_owned_by_its_own_role(host, database, owner):
 def test_client_roles_have_no_superuser_rights(host, role):
     flags = sql(
         host,
-        f"SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication FROM pg_roles WHERE rolname = '{role}'",
+        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication FROM pg_roles "
+        f"WHERE rolname = '{role}'",
     )
     assert flags == "f|f|f|f"
 
@@ -72,7 +73,7 @@ def test_public_cannot_connect_to_the_databases(host, database):
 
 @pytest.mark.parametrize("role", ["litellm", "saas"])
 def test_passwords_are_stored_as_scram_verifiers(host, role):
-    stored = sql(host, f"SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'")  # noqa: S608
+    stored = sql(host, f"SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'")
     assert stored.startswith("SCRAM-SHA-256$")
 
 
