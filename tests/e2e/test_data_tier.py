@@ -1,0 +1,312 @@
+"""PostgreSQL and Redis on the testbed, in both topologies: deploy twice, verify, prove who can
+connect and who cannot, keep data across restarts and a reboot, and never leak a secret.
+
+Module-scoped and parametrized by topology: every test runs on `single`, then on `split`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+
+from bundle.secret_store import SecretStore
+from testbed import state
+
+from .conftest import deploy_json, pyinfra, run, run_testbed, ssh
+
+TOPOLOGIES = ["single", "split"]
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def topology(request, root_only):
+    run_testbed("down", "--purge", check=True)
+    run_testbed("up", "--topology", request.param, check=True, timeout=1200)
+    yield request.param
+    run_testbed("down", "--purge")
+
+
+@pytest.fixture(scope="module")
+def roles(topology):
+    """Host names by role, as the running testbed recorded them."""
+    current = state.load()
+    names = {}
+    for host in current.hosts:
+        for group in host.groups:
+            names.setdefault(group, []).append(host.name)
+    return {group: hosts[0] for group, hosts in names.items()} | {
+        "non_peer": next(
+            (
+                h.name
+                for h in current.hosts
+                if "edge" in h.groups and not {"llm", "api", "db", "cache"} & set(h.groups)
+            ),
+            None,
+        ),
+        "address": {h.name: h.address for h in current.hosts},
+    }
+
+
+def secret(name):
+    return SecretStore("testbed").values()[name]
+
+
+class ProcessWatcher:
+    """Samples every host's process list (full argv) while a deploy runs."""
+
+    def __init__(self, hosts):
+        self.hosts, self.samples, self._stop = hosts, [], threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            for name in self.hosts:
+                self.samples.append(ssh(name, "ps -eo args --no-headers", timeout=30).stdout)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def deploy_logs(topology):
+    """Every verbose deploy output of this topology, for the secret leak check."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def first_deploy(topology, deploy_logs):
+    """The first deploy, verbose, with every host's process list sampled throughout."""
+    hosts = [h.name for h in state.load().hosts]
+    with ProcessWatcher(hosts) as watcher:
+        result = pyinfra("-y", "-v", "inventories/testbed.py", "deploy.py", timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    deploy_logs["first deploy (-v)"] = result.stdout + result.stderr
+    deploy_logs["process lists during the first deploy"] = "\n".join(watcher.samples)
+    return result, watcher.samples
+
+
+def psql_as(client, role, database, password, target, *, sslmode="require", sql="SELECT 1"):
+    """psql from `client` to `target`, the password given on stdin (never in argv)."""
+    command = (
+        "read -r PGPASSWORD; export PGPASSWORD; "
+        f"psql -XAt 'host={target} dbname={database} user={role} sslmode={sslmode} "
+        f'connect_timeout=5\' -c "{sql}"'
+    )
+    return ssh(client, command, input=password + "\n", timeout=60)
+
+
+def db_target(roles, client):
+    db = roles["db"]
+    return "127.0.0.1" if db == client else roles["address"][db]
+
+
+def redis_cli(client, roles, args, password=None):
+    cache = roles["cache"]
+    target = "127.0.0.1" if cache == client else roles["address"][cache]
+    auth = "read -r REDISCLI_AUTH; export REDISCLI_AUTH; " if password else ""
+    user = "--user litellm " if password else ""
+    return ssh(
+        client,
+        f"{auth}timeout 10 redis-cli -h {target} {user}{args}",
+        input=(password or "") + "\n",
+        timeout=60,
+    )
+
+
+def test_first_deploy_succeeds(first_deploy):
+    result, _ = first_deploy
+    assert "Ensure role litellm owns database litellm" in result.stdout
+
+
+def test_second_deploy_changes_nothing(first_deploy):
+    report, seconds = deploy_json()
+    print(f"second deploy: {seconds:.1f}s")
+    for op in report["results"]["operations"]:
+        assert op["success"] == [] and op["error"] == [], op["name"]
+
+
+def test_verification_suite_passes(first_deploy):
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/verify",
+            "--inventory",
+            "inventories/testbed.py",
+            "-q",
+        ],
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_litellm_connects_over_tls_and_creates_a_table(first_deploy, roles):
+    llm = roles["llm"]
+    result = psql_as(
+        llm,
+        "litellm",
+        "litellm",
+        secret("postgres_litellm_password"),
+        db_target(roles, llm),
+        sql="CREATE TABLE IF NOT EXISTS probe (x int); "
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "t"
+
+
+def test_litellm_cannot_connect_to_saas(first_deploy, roles):
+    llm = roles["llm"]
+    result = psql_as(
+        llm, "litellm", "saas", secret("postgres_litellm_password"), db_target(roles, llm)
+    )
+    assert result.returncode != 0 and "no pg_hba.conf entry" in result.stderr
+
+
+def test_a_wrong_password_is_refused(first_deploy, roles):
+    llm = roles["llm"]
+    result = psql_as(
+        llm, "litellm", "litellm", "not-the-password-at-all-1234", db_target(roles, llm)
+    )
+    assert result.returncode != 0 and "password authentication failed" in result.stderr
+
+
+def test_a_remote_connection_without_tls_is_refused(first_deploy, roles, topology):
+    llm = roles["llm"]
+    result = psql_as(
+        llm,
+        "litellm",
+        "litellm",
+        secret("postgres_litellm_password"),
+        db_target(roles, llm),
+        sslmode="disable",
+    )
+    if topology == "single":  # loopback: the client is on the database host itself
+        assert result.returncode == 0
+    else:
+        assert result.returncode != 0 and "no encryption" in result.stderr
+
+
+def probe(source, address, port):
+    """Open a TCP connection from a testbed host, or from the control machine (source None)."""
+    command = f"timeout 5 bash -c '</dev/tcp/{address}/{port}' && echo open"
+    if source is None:
+        return run(["bash", "-c", command])
+    return ssh(source, command)
+
+
+@pytest.mark.parametrize(("role", "port"), [("db", 5432), ("cache", 6379)])
+def test_non_peers_cannot_reach_the_data_services(first_deploy, roles, topology, role, port):
+    address = roles["address"][roles[role]]
+    # The control machine is never a peer; in split, neither is the edge host.
+    for source in [None] + ([roles["non_peer"]] if topology == "split" else []):
+        assert probe(source, address, port).stdout.strip() != "open", (source, role)
+
+
+def test_peers_reach_postgres_through_the_firewall(first_deploy, roles):
+    api = roles["api"]
+    assert probe(api, db_target(roles, api), 5432).stdout.strip() == "open"
+
+
+def test_redis_refuses_unauthenticated_commands(first_deploy, roles):
+    result = redis_cli(roles["llm"], roles, "ping")
+    assert "NOAUTH" in result.stdout + result.stderr
+
+
+def test_redis_serves_litellm_with_its_password(first_deploy, roles):
+    result = redis_cli(roles["llm"], roles, "ping", secret("redis_litellm_password"))
+    assert result.stdout.strip() == "PONG"
+
+
+def write_markers(roles, value):
+    llm = roles["llm"]
+    sql = f"CREATE TABLE IF NOT EXISTS marker (v text); INSERT INTO marker VALUES ('{value}')"
+    written = psql_as(
+        llm,
+        "litellm",
+        "litellm",
+        secret("postgres_litellm_password"),
+        db_target(roles, llm),
+        sql=sql,
+    )
+    assert written.returncode == 0, written.stderr
+    # A key without TTL, like LiteLLM's spend buffers.
+    pushed = redis_cli(llm, roles, f"rpush spend-buffer {value}", secret("redis_litellm_password"))
+    assert pushed.returncode == 0 and pushed.stdout.strip().isdigit(), pushed.stdout
+
+
+def read_markers(roles):
+    llm = roles["llm"]
+    rows = psql_as(
+        llm,
+        "litellm",
+        "litellm",
+        secret("postgres_litellm_password"),
+        db_target(roles, llm),
+        sql="SELECT v FROM marker ORDER BY v",
+    )
+    buffered = redis_cli(llm, roles, "lrange spend-buffer 0 -1", secret("redis_litellm_password"))
+    return rows.stdout.split(), buffered.stdout.split()
+
+
+def test_restarting_postgres_and_redis_keeps_data(first_deploy, roles):
+    write_markers(roles, "before-restart")
+    ssh(roles["db"], "systemctl restart 'postgresql@*-main'", check=True)
+    ssh(roles["cache"], "systemctl restart redis-server", check=True)
+    rows, buffered = read_markers(roles)
+    assert "before-restart" in rows and "before-restart" in buffered
+
+
+def test_rebooting_the_db_host_keeps_data(first_deploy, roles):
+    write_markers(roles, "before-reboot")
+    result = pyinfra(
+        "-y", "inventories/testbed.py", "--limit", roles["db"], "server.reboot", timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    ssh(roles["db"], "systemctl is-system-running --wait", timeout=180)
+    rows, buffered = read_markers(roles)
+    assert "before-reboot" in rows and "before-reboot" in buffered
+
+
+def test_a_rotated_password_is_applied_by_the_next_deploy(first_deploy, roles, deploy_logs):
+    old = secret("postgres_saas_password")
+    rotated = run(
+        [sys.executable, "-m", "bundle.secrets", "rotate", "testbed", "postgres_saas_password"],
+        check=True,
+    )
+    assert "Affects:" in rotated.stdout and old not in rotated.stdout
+    new = secret("postgres_saas_password")
+    result = pyinfra("-y", "-v", "inventories/testbed.py", "deploy.py", timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:]
+    deploy_logs["rotation deploy (-v)"] = result.stdout + result.stderr
+    api = roles["api"]
+    assert psql_as(api, "saas", "saas", new, db_target(roles, api)).returncode == 0
+    assert psql_as(api, "saas", "saas", old, db_target(roles, api)).returncode != 0
+
+
+def test_no_secret_appears_in_output_journals_or_process_lists(first_deploy, deploy_logs):
+    _, process_samples = first_deploy
+    assert process_samples, "no process list was sampled"
+    haystacks = dict(deploy_logs)
+    for host in state.load().hosts:
+        haystacks[f"{host.name} journal"] = ssh(
+            host.name, "journalctl --no-pager -o cat", timeout=120
+        ).stdout
+        haystacks[f"{host.name} logs"] = ssh(
+            host.name, "cat /var/log/postgresql/*.log /var/log/redis/*.log 2>/dev/null", timeout=60
+        ).stdout
+    values = SecretStore("testbed").values()
+    assert len(values) >= 7
+    leaks = [
+        (name, where)
+        for name, value in values.items()
+        for where, text in haystacks.items()
+        if value in text
+    ]
+    assert leaks == []
