@@ -120,7 +120,7 @@ def redis_cli(client, roles, args, password=None):
 
 def test_first_deploy_succeeds(first_deploy):
     result, _ = first_deploy
-    assert "Ensure role litellm owns database litellm" in result.stdout
+    assert "Ensure role litellm owns database litellm" in result.stdout + result.stderr
 
 
 def test_second_deploy_changes_nothing(first_deploy):
