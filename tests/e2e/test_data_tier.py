@@ -28,8 +28,18 @@ def topology(request, root_only):
 
 @pytest.fixture(scope="module")
 def roles(topology):
-    """Host names by role, as the running testbed recorded them."""
+    """Host names by role, as the running testbed recorded them. Client hosts get psql and
+    redis-cli: test tooling, not part of any deploy."""
     current = state.load()
+    for host in current.hosts:
+        if not {"db", "cache"} & set(host.groups):
+            installed = ssh(
+                host.name,
+                "DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+                "--no-install-recommends postgresql-client redis-tools",
+                timeout=600,
+            )
+            assert installed.returncode == 0, installed.stderr
     names = {}
     for host in current.hosts:
         for group in host.groups:
