@@ -31,6 +31,9 @@ table inet {table} {{
 
     chain forward {{
         type filter hook forward priority filter; policy accept;
+        # Host to host: with br_netfilter loaded, bridged frames pass this hook too. The hosts'
+        # own firewalls decide about them, as they would on a real private network.
+        ip saddr {subnet} ip daddr {subnet} accept
         oifname "{bridge}" ct state established,related accept
         oifname "{bridge}" drop
         iifname "{bridge}" ip daddr . tcp dport @package_sources ct state new accept

@@ -16,6 +16,11 @@ def test_ruleset_admits_only_the_listed_source_endpoints():
     # Anything from the bridge that is not a listed source or a reply is dropped.
     assert forward.strip().splitlines()[-1].strip() == 'iifname "gwtb0" drop'
     assert 'ip saddr 10.213.0.0/24 oifname != "gwtb0" masquerade' in text
+    # Host-to-host traffic is left to the hosts' firewalls, before any drop.
+    assert (
+        forward.strip().splitlines()[1].strip()
+        == "ip saddr 10.213.0.0/24 ip daddr 10.213.0.0/24 accept"
+    )
 
 
 def test_ruleset_without_sources_still_parses_as_an_empty_set():
