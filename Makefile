@@ -72,8 +72,9 @@ demo: testbed-up
 
 demo-down: testbed-down
 
+# Timings for the closing notes: make bench [BENCH_ARGS="--skip-cold --topology split"]
 bench: setup system-deps
-	$(BIN)/python scripts/bench_testbed.py
+	$(BIN)/python scripts/bench_testbed.py $(BENCH_ARGS)
 
 # Re-resolve requirements.lock (hashes included) from requirements.in.
 lock:

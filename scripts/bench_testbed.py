@@ -5,7 +5,8 @@
   deploy 1   base deploy on fresh hosts
   deploy 2   the same deploy again (every operation "No change")
 
-Run as root: python scripts/bench_testbed.py [--skip-cold]. Leaves the testbed down and purged.
+Run as root: python scripts/bench_testbed.py [--skip-cold] [--topology single|split] (default:
+3 role-less hosts, base deploy only). Leaves the testbed down and purged.
 """
 
 from __future__ import annotations
@@ -49,19 +50,22 @@ def deploy() -> tuple[float, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-cold", action="store_true", help="keep the cached image")
+    parser.add_argument("--topology", choices=["single", "split"], help="role hosts instead")
     args = parser.parse_args()
+    shape = ["--topology", args.topology] if args.topology else ["--hosts", "3"]
+    what = f"topology {args.topology}" if args.topology else "3 hosts"
     results = []
     testbed("down", "--purge")
     if not args.skip_cold:
         shutil.rmtree(paths.IMAGES_DIR, ignore_errors=True)
-        results.append(("cold up, 3 hosts, image build", testbed("up", "--hosts", "3")))
+        results.append((f"cold up, {what}, image build", testbed("up", *shape)))
         testbed("down", "--purge")
-    results.append(("warm up, 3 hosts", testbed("up", "--hosts", "3")))
+    results.append((f"warm up, {what}", testbed("up", *shape)))
     seconds, changed, unchanged = deploy()
-    results.append((f"base deploy 1 ({changed} changed, {unchanged} unchanged)", seconds))
+    results.append((f"deploy 1 ({changed} changed, {unchanged} unchanged)", seconds))
     seconds, changed, unchanged = deploy()
-    results.append((f"base deploy 2 ({changed} changed, {unchanged} unchanged)", seconds))
-    results.append(("idempotent up, 3 hosts running", testbed("up", "--hosts", "3")))
+    results.append((f"deploy 2 ({changed} changed, {unchanged} unchanged)", seconds))
+    results.append((f"idempotent up, {what} running", testbed("up", *shape)))
     results.append(("down --purge", testbed("down", "--purge")))
     for label, seconds in results:
         print(f"{label:<50} {seconds:7.1f} s")
