@@ -10,6 +10,7 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
+from bundle.data import settings_reader
 from bundle.facts import ContainerType, SshClientAddress
 from bundle.operations import rendered_file, validated_file
 from bundle.render import render
@@ -47,9 +48,7 @@ FIREWALL_TABLE = "gateway_firewall"
 FIREWALL_RULES_DIR = "/etc/nftables.d"
 
 
-def setting(key: str):
-    value = host.data.get(key)
-    return DEFAULTS[key] if value is None else value
+setting = settings_reader(DEFAULTS)
 
 
 def admin_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -9,6 +9,7 @@ from pyinfra.facts.files import File
 from pyinfra.operations import apt, server, systemd
 
 from bundle import firewall, sizing
+from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb, OsCodename
 from bundle.operations import postgres_login_role, rendered_file
@@ -26,9 +27,7 @@ CLIENTS = (
 )
 
 
-def setting(key: str):
-    value = host.data.get(key)
-    return DEFAULTS[key] if value is None else value
+setting = settings_reader(DEFAULTS)
 
 
 def hba_rules(own_address: str) -> tuple[list[dict], list[str], bool]:

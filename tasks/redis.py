@@ -11,6 +11,7 @@ from pyinfra.operations import apt, server, systemd
 from pyinfra.operations.util import any_changed
 
 from bundle import firewall, sizing
+from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import ContainerType, MemoryMb
 from bundle.operations import rendered_file
@@ -23,9 +24,7 @@ DEFAULTS = {
 OTHER_ROLES = ("db", "llm", "api", "edge")
 
 
-def setting(key: str):
-    value = host.data.get(key)
-    return DEFAULTS[key] if value is None else value
+setting = settings_reader(DEFAULTS)
 
 
 def llm_peers(own_address: str) -> tuple[list[str], bool]:

@@ -55,6 +55,16 @@ def deploy_json(inventory="inventories/testbed.py", *extra):
     return json.loads(result.stdout), result.seconds
 
 
+def run_verify_suite(inventory="inventories/testbed.py"):
+    """The verification suite exactly as an operator runs it against an inventory."""
+    result = run(
+        [sys.executable, "-m", "pytest", "tests/verify", "--inventory", inventory, "-q"],
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert " passed" in result.stdout.splitlines()[-1]
+
+
 def ssh(name, command, **kwargs):
     return run_testbed("ssh", name, command, **kwargs)
 

@@ -13,7 +13,7 @@ import pytest
 from bundle.secret_store import SecretStore
 from testbed import state
 
-from .conftest import deploy_json, pyinfra, run, run_testbed, ssh
+from .conftest import deploy_json, pyinfra, run, run_testbed, run_verify_suite, ssh
 
 TOPOLOGIES = ["single", "split"]
 
@@ -141,19 +141,7 @@ def test_second_deploy_changes_nothing(first_deploy):
 
 
 def test_verification_suite_passes(first_deploy):
-    result = run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/verify",
-            "--inventory",
-            "inventories/testbed.py",
-            "-q",
-        ],
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-4000:]
+    run_verify_suite()
 
 
 def test_litellm_connects_over_tls_and_creates_a_table(first_deploy, roles):
