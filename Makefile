@@ -12,7 +12,7 @@ TOPOLOGY ?= single
 SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux openssh-client
 
 .PHONY: setup system-deps test test-unit test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status bench lock
+	testbed-up testbed-down testbed-status bench lock lock-litellm
 
 setup: $(VENV)/.installed
 
@@ -75,6 +75,13 @@ demo-down: testbed-down
 # Timings for the closing notes: make bench [BENCH_ARGS="--skip-cold --topology split"]
 bench: setup system-deps
 	$(BIN)/python scripts/bench_testbed.py $(BENCH_ARGS)
+
+# Re-resolve the hash-locked LiteLLM requirements pushed to llm hosts.
+lock-litellm: setup
+	$(BIN)/pip install --quiet pip-tools==7.6.2
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links \
+		-o bundle/requirements/litellm.lock bundle/requirements/litellm.in
 
 # Re-resolve requirements.lock (hashes included) from requirements.in.
 lock:

@@ -9,6 +9,7 @@ from pyinfra import host
 from bundle.deploy_secrets import secrets_for
 from bundle.preflight import check_host_data
 from tasks.base import deploy_base
+from tasks.litellm import deploy_litellm
 from tasks.postgres import deploy_postgres
 from tasks.redis import deploy_redis
 
@@ -22,3 +23,6 @@ if "db" in host.groups:
 
 if "cache" in host.groups:
     deploy_redis()
+
+if "llm" in host.groups:
+    deploy_litellm()

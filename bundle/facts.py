@@ -124,3 +124,37 @@ class PostgresDatabases(FactBase):
             name, owner, public_connect = line.split("|", 2)
             databases[name] = {"owner": owner, "public_connect": public_connect == "t"}
         return databases
+
+
+class PythonVersion(FactBase):
+    """
+    The host's python3 as ``major.minor``, or ``None`` when there is none.
+
+    .. code:: python
+
+        "3.11"
+    """
+
+    def command(self) -> str:
+        return (
+            "python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])' 2>/dev/null || true"
+        )
+
+    def process(self, output):
+        return "".join(output).strip() or None
+
+
+class FileText(FactBase):
+    """
+    A small text file's content, stripped; ``None`` when it does not exist.
+
+    .. code:: python
+
+        "b7afce30ac17e2fe"
+    """
+
+    def command(self, path: str) -> str:
+        return f"cat {path} 2>/dev/null || true"
+
+    def process(self, output):
+        return "\n".join(output).strip() or None

@@ -127,3 +127,46 @@ def postgres_login_role(role: str, password: HiddenValue, database: str):
         f"runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 < {script}; "
         f"rc=$?; rm -f {script}; exit $rc"
     )
+
+
+@operation()
+def venv_from_wheelhouse(tar: str, root: str, artifact: str):
+    """
+    `<root>/venv` holding exactly the wheels of the pushed wheelhouse `tar`, installed with
+    `--no-index --require-hashes` (hosts never reach a package index).
+
+    Each wheelhouse gets its own venv, `<root>/venvs/<artifact>`, built at its final path (a
+    venv's scripts name their interpreter by path); `<root>/venv` is a symlink switched
+    atomically once the new venv is complete, so a reader never sees a half-installed one.
+    An unchanged wheelhouse is "No change".
+    """
+    from bundle.facts import FileText
+
+    link, target = f"{root}/venv", f"{root}/venvs/{artifact}"
+    if host.get_fact(FileText, path=f"{link}/.gateway-artifact") == artifact:
+        host.noop(f"{link} holds {artifact}")
+        return
+    wheels = f"{root}/venvs/.wheels"
+    yield StringCommand("rm", "-rf", target, wheels)
+    yield StringCommand("mkdir", "-p", wheels)
+    yield StringCommand("tar", "-xf", tar, "-C", wheels)
+    yield StringCommand("python3", "-m", "venv", target)
+    yield StringCommand(
+        f"{target}/bin/pip",
+        "install",
+        "--quiet",
+        "--no-index",
+        "--no-deps",
+        "--require-hashes",
+        "--disable-pip-version-check",
+        "--find-links",
+        wheels,
+        "--requirement",
+        f"{wheels}/requirements.lock",
+    )
+    yield StringCommand("cp", f"{wheels}/requirements.lock", f"{target}/requirements.lock")
+    yield StringCommand(f"echo {artifact} > {target}/.gateway-artifact")
+    yield StringCommand(f"ln -sfn {target} {link}.new && mv -T {link}.new {link}")
+    yield StringCommand(
+        f"find {root}/venvs -mindepth 1 -maxdepth 1 ! -name {artifact} -exec rm -rf {{}} +"
+    )
