@@ -288,6 +288,39 @@ def test_a_rotated_password_is_applied_by_the_next_deploy(first_deploy, roles, d
     assert psql_as(api, "saas", "saas", old, db_target(roles, api)).returncode != 0
 
 
+def deploy_fake_provider(host_name):
+    return pyinfra(
+        "-y",
+        "--json",
+        "inventories/testbed.py",
+        "tests/fakes/deploy_fake_provider.py",
+        "--limit",
+        host_name,
+        timeout=600,
+    )
+
+
+def test_the_fake_provider_serves_llm_hosts_over_the_network(first_deploy, roles):
+    edge = roles["edge"]
+    first = deploy_fake_provider(edge)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = deploy_fake_provider(edge)
+    assert all(op["success"] == [] for op in json.loads(again.stdout)["results"]["operations"])
+    address = roles["address"][edge]
+    reply = ssh(
+        roles["llm"],
+        f"curl -sf -X POST http://{address}:9999/v1/chat/completions "
+        "-H 'content-type: application/json' "
+        '-d \'{"messages": [{"role": "user", "content": "a b"}]}\'',
+    )
+    assert json.loads(reply.stdout)["usage"]["prompt_tokens"] == 2
+
+
+def test_the_fake_provider_is_closed_to_non_peers(first_deploy, roles):
+    address = roles["address"][roles["edge"]]
+    assert probe(None, address, 9999).stdout.strip() != "open"
+
+
 def test_no_secret_appears_in_output_journals_or_process_lists(first_deploy, deploy_logs):
     _, process_samples = first_deploy
     assert process_samples, "no process list was sampled"
