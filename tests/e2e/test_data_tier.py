@@ -5,6 +5,7 @@ Module-scoped and parametrized by topology: every test runs on `single`, then on
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 
