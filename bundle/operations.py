@@ -9,7 +9,8 @@ from io import BytesIO, StringIO
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, HiddenValue, StringCommand, operation
 from pyinfra.facts.files import File, Sha1File
-from pyinfra.operations import files
+from pyinfra.operations import files, systemd
+from pyinfra.operations.util import any_changed
 
 from bundle.render import render
 
@@ -170,3 +171,24 @@ def venv_from_wheelhouse(tar: str, root: str, artifact: str):
     yield StringCommand(
         f"find {root}/venvs -mindepth 1 -maxdepth 1 ! -name {artifact} -exec rm -rf {{}} +"
     )
+
+
+def running_service(unit: str, label: str, *, restart_when=(), reload_when=()):
+    """Keep `unit` started and enabled; restart it (or reload it) only when one of the given
+    operations changed something it reads. Restarts also follow a package's own first start,
+    which ran on the package's default configuration."""
+    systemd.service(name=f"Start and enable {label}", service=unit, running=True, enabled=True)
+    if restart_when:
+        systemd.service(
+            name=f"Restart {label} to load new settings",
+            service=unit,
+            restarted=True,
+            _if=any_changed(*restart_when),
+        )
+    if reload_when:
+        systemd.service(
+            name=f"Reload {label} to load new settings",
+            service=unit,
+            reloaded=True,
+            _if=any_changed(*reload_when),
+        )

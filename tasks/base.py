@@ -12,7 +12,7 @@ from pyinfra.operations.util import any_changed
 
 from bundle.data import settings_reader
 from bundle.facts import ContainerType, SshClientAddress
-from bundle.operations import rendered_file, validated_file
+from bundle.operations import rendered_file, running_service, validated_file
 from bundle.render import render
 
 DEFAULTS = {
@@ -109,19 +109,7 @@ def _configure_time(in_container):
         changes.append(dropin)
     else:
         host.noop("chrony sets the clock itself: this host is not a container")
-    systemd.service(
-        name="Start and enable chrony",
-        service="chrony.service",
-        running=True,
-        enabled=True,
-    )
-    # The package starts chrony with Debian's settings before ours exist: restart on any change.
-    systemd.service(
-        name="Restart chrony to load new time settings",
-        service="chrony.service",
-        restarted=True,
-        _if=any_changed(*changes),
-    )
+    running_service("chrony.service", "chrony", restart_when=changes)
 
 
 def _configure_updates():
@@ -220,18 +208,7 @@ def _configure_firewall():
         mode="755",
         validate="nft --check --file {path}",
     )
-    systemd.service(
-        name="Start and enable nftables",
-        service="nftables.service",
-        running=True,
-        enabled=True,
-    )
-    systemd.service(
-        name="Reload nftables to apply the firewall",
-        service="nftables.service",
-        reloaded=True,
-        _if=conf.did_change,
-    )
+    running_service("nftables.service", "nftables", reload_when=[conf])
 
 
 def _refuse_lockout():

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pyinfra import host, inventory
 from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.files import File
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import apt, server
 
 from bundle import firewall, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb, OsCodename
-from bundle.operations import postgres_login_role, rendered_file
+from bundle.operations import postgres_login_role, rendered_file, running_service
 
 DEFAULTS = {
     # Debian's PostgreSQL major version per release.
@@ -115,24 +115,7 @@ def deploy_postgres():
         group="postgres",
         rules=rules,
     )
-    systemd.service(
-        name="Start and enable PostgreSQL",
-        service=unit,
-        running=True,
-        enabled=True,
-    )
-    systemd.service(
-        name="Restart PostgreSQL to load new settings",
-        service=unit,
-        restarted=True,
-        _if=settings.did_change,
-    )
-    systemd.service(
-        name="Reload PostgreSQL for new client rules",
-        service=unit,
-        reloaded=True,
-        _if=hba.did_change,
-    )
+    running_service(unit, "PostgreSQL", restart_when=[settings], reload_when=[hba])
     secrets = secrets_for(host.data.get("environment"))
     for role, database, _, secret in CLIENTS:
         postgres_login_role(

@@ -7,14 +7,13 @@ import hashlib
 
 from pyinfra import host, inventory
 from pyinfra.api import deploy
-from pyinfra.operations import apt, server, systemd
-from pyinfra.operations.util import any_changed
+from pyinfra.operations import apt, server
 
 from bundle import firewall, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import ContainerType, MemoryMb
-from bundle.operations import rendered_file
+from bundle.operations import rendered_file, running_service
 
 DEFAULTS = {
     # Explicit size in MiB; empty: derived from the host's memory (bundle/sizing.py).
@@ -66,21 +65,9 @@ def deploy_redis():
         shares_host=shares_host,
         maxmemory_mb=maxmemory,
     )
-    systemd.service(
-        name="Start and enable Redis",
-        service="redis-server.service",
-        running=True,
-        enabled=True,
-    )
     # A restart, not a reload: bind addresses and the ACL file are read at start. Nothing is lost:
-    # Redis writes its append-only file on shutdown and replays it on start. (Also right after the
-    # package's first start, which used Debian's example configuration.)
-    systemd.service(
-        name="Restart Redis to load new settings",
-        service="redis-server.service",
-        restarted=True,
-        _if=any_changed(acl, conf),
-    )
+    # Redis writes its append-only file on shutdown and replays it on start.
+    running_service("redis-server.service", "Redis", restart_when=[acl, conf])
     firewall.allow_port("redis", 6379, remote_peers)
 
 

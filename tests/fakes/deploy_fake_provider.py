@@ -13,6 +13,7 @@ from pyinfra import host, inventory
 from pyinfra.operations import files, systemd
 
 from bundle import firewall
+from bundle.operations import running_service
 
 HERE = Path(__file__).resolve().parent
 port = host.data.get("fake_provider_port") or 9999
@@ -33,17 +34,6 @@ unit = files.put(
     mode="644",
 )
 systemd.daemon_reload(name="Reload systemd for the fake provider", _if=unit.did_change)
-systemd.service(
-    name="Start and enable the fake provider",
-    service="fake-provider.service",
-    running=True,
-    enabled=True,
-)
-systemd.service(
-    name="Restart the fake provider to load new code",
-    service="fake-provider.service",
-    restarted=True,
-    _if=code.did_change,
-)
+running_service("fake-provider.service", "the fake provider", restart_when=[code, unit])
 peers = sorted({h.data.get("private_address") for h in inventory.get_group("llm", [])} - {address})
 firewall.allow_port("fake-provider", port, peers)
