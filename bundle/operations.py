@@ -9,7 +9,7 @@ from io import BytesIO, StringIO
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, HiddenValue, StringCommand, operation
 from pyinfra.facts.files import File, Sha1File
-from pyinfra.operations import files, systemd
+from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from bundle.render import render
@@ -192,3 +192,20 @@ def running_service(unit: str, label: str, *, restart_when=(), reload_when=()):
             reloaded=True,
             _if=any_changed(*reload_when),
         )
+
+
+def applied_sysctls(template: str, dest: str, *, label: str, kernel_global: bool):
+    """Render sysctl settings to `dest` and load them when they changed. Kernel-global settings
+    are skipped inside a container, where they belong to the container host's kernel."""
+    from bundle.facts import ContainerType
+
+    container = host.get_fact(ContainerType) if kernel_global else None
+    if container:
+        host.noop(f"skip {label}: inside a {container} container they belong to the host's kernel")
+        return
+    conf = rendered_file(template, dest)
+    server.shell(
+        name=f"Apply {label}",
+        commands=[f"sysctl --quiet --load={dest}"],
+        _if=conf.did_change,
+    )

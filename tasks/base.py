@@ -7,12 +7,12 @@ import ipaddress
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
 from bundle.data import settings_reader
 from bundle.facts import ContainerType, SshClientAddress
-from bundle.operations import rendered_file, running_service, validated_file
+from bundle.operations import applied_sysctls, rendered_file, running_service, validated_file
 from bundle.render import render
 
 DEFAULTS = {
@@ -74,7 +74,7 @@ def deploy_base():
     _configure_time(in_container)
     _configure_updates()
     _configure_journald()
-    _configure_sysctls(in_container)
+    _configure_sysctls()
     _configure_ssh()
     _configure_firewall()
 
@@ -153,24 +153,18 @@ def _configure_journald():
     )
 
 
-def _configure_sysctls(in_container):
-    net = rendered_file("base/90-gateway-net.conf.j2", "/etc/sysctl.d/90-gateway-net.conf")
-    server.shell(
-        name="Apply the network sysctls",
-        commands=["sysctl --quiet --load=/etc/sysctl.d/90-gateway-net.conf"],
-        _if=net.did_change,
+def _configure_sysctls():
+    applied_sysctls(
+        "base/90-gateway-net.conf.j2",
+        "/etc/sysctl.d/90-gateway-net.conf",
+        label="the network sysctls",
+        kernel_global=False,  # per network namespace
     )
-    if in_container:
-        host.noop(
-            f"skip kernel-global sysctls: inside a {in_container} container they belong to the "
-            "container host's kernel"
-        )
-        return
-    kernel = rendered_file("base/90-gateway-kernel.conf.j2", "/etc/sysctl.d/90-gateway-kernel.conf")
-    server.shell(
-        name="Apply the kernel sysctls",
-        commands=["sysctl --quiet --load=/etc/sysctl.d/90-gateway-kernel.conf"],
-        _if=kernel.did_change,
+    applied_sysctls(
+        "base/90-gateway-kernel.conf.j2",
+        "/etc/sysctl.d/90-gateway-kernel.conf",
+        label="the kernel sysctls",
+        kernel_global=True,
     )
 
 

@@ -8,7 +8,7 @@ from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, server
 
-from bundle import firewall, sizing
+from bundle import firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb, OsCodename
@@ -34,8 +34,7 @@ def hba_rules(own_address: str) -> tuple[list[dict], list[str], bool]:
     """pg_hba rules, the remote peers' addresses and whether any client is on this host."""
     rules, remote, local = [], [], False
     for role, database, group, _ in CLIENTS:
-        for peer in inventory.get_group(group, []):
-            address = peer.data.get("private_address")
+        for address in sorted(peers.client_addresses(group)):
             if address == own_address:
                 local = True
                 rules.append(
@@ -66,9 +65,7 @@ def deploy_postgres():
     unit = f"postgresql@{version}-main.service"
     own_address = host.data.get("private_address")
     rules, remote_peers, local_clients = hba_rules(own_address)
-    listen = (["127.0.0.1"] if local_clients or not remote_peers else []) + (
-        [own_address] if remote_peers else []
-    )
+    listen = peers.listen_addresses(own_address, remote_peers, local_clients)
     memory = host.get_fact(MemoryMb)
     clients = sizing.client_connections(
         [h.data for h in inventory.get_group("llm", [])],

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import hashlib
 
-from pyinfra import host, inventory
+from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, server
+from pyinfra.operations import apt
 
-from bundle import firewall, sizing
+from bundle import firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
-from bundle.facts import ContainerType, MemoryMb
-from bundle.operations import rendered_file, running_service
+from bundle.facts import MemoryMb
+from bundle.operations import applied_sysctls, rendered_file, running_service
 
 DEFAULTS = {
     # Explicit size in MiB; empty: derived from the host's memory (bundle/sizing.py).
@@ -26,25 +26,23 @@ OTHER_ROLES = ("db", "llm", "api", "edge")
 setting = settings_reader(DEFAULTS)
 
 
-def llm_peers(own_address: str) -> tuple[list[str], bool]:
-    """Remote `llm` peers' addresses, and whether an `llm` client runs on this host."""
-    addresses = {h.data.get("private_address") for h in inventory.get_group("llm", [])}
-    return sorted(addresses - {own_address}), own_address in addresses
-
-
 @deploy("Redis")
 def deploy_redis():
     own_address = host.data.get("private_address")
-    remote_peers, local_client = llm_peers(own_address)
-    bind = (["127.0.0.1"] if local_client or not remote_peers else []) + (
-        [own_address] if remote_peers else []
-    )
+    clients = peers.client_addresses("llm")
+    remote_peers, local_client = sorted(clients - {own_address}), own_address in clients
+    bind = peers.listen_addresses(own_address, remote_peers, local_client)
     memory = host.get_fact(MemoryMb)
     shares_host = any(role in host.groups for role in OTHER_ROLES)
     maxmemory = setting("redis_maxmemory_mb") or sizing.redis_maxmemory_mb(memory, shares_host)
 
     apt.packages(name="Install Redis", packages=["redis-server"], no_recommends=True)
-    _kernel_settings()
+    applied_sysctls(
+        "redis/90-redis.conf.j2",
+        "/etc/sysctl.d/90-redis.conf",
+        label="Redis's kernel settings",
+        kernel_global=True,
+    )
     password = secrets_for(host.data.get("environment"))["redis_litellm_password"]
     acl = rendered_file(
         "redis/users.acl.j2",
@@ -69,19 +67,3 @@ def deploy_redis():
     # Redis writes its append-only file on shutdown and replays it on start.
     running_service("redis-server.service", "Redis", restart_when=[acl, conf])
     firewall.allow_port("redis", 6379, remote_peers)
-
-
-def _kernel_settings():
-    kind = host.get_fact(ContainerType)
-    if kind:
-        host.noop(
-            f"skip vm.overcommit_memory=1 for Redis: inside a {kind} container it belongs to the "
-            "container host's kernel"
-        )
-        return
-    conf = rendered_file("redis/90-redis.conf.j2", "/etc/sysctl.d/90-redis.conf")
-    server.shell(
-        name="Apply Redis's kernel settings",
-        commands=["sysctl --quiet --load=/etc/sysctl.d/90-redis.conf"],
-        _if=conf.did_change,
-    )

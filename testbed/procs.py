@@ -75,14 +75,14 @@ def start_supervisor(name: str) -> int:
     return process.pid
 
 
-def stop(name_pids: list[int], *, timeout: float) -> None:
+def stop(pids: list[int], *, timeout: float) -> None:
     """SIGTERM (a clean guest poweroff), then SIGKILL whatever is left after `timeout`."""
-    for pid in name_pids:
+    for pid in pids:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(pid) for pid in name_pids):
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.2)
-    for pid in name_pids:
+    for pid in pids:
         if _alive(pid):
             _signal(pid, signal.SIGKILL)
 

@@ -111,6 +111,13 @@ def psql_as(client, role, database, password, target, *, sslmode="require", sql=
     return ssh(client, command, input=password + "\n", timeout=60)
 
 
+def psql_as_litellm(roles, *, database="litellm", password=None, **kwargs):
+    """psql from the llm host as role litellm (with its real password unless given one)."""
+    llm = roles["llm"]
+    password = password or secret("postgres_litellm_password")
+    return psql_as(llm, "litellm", database, password, db_target(roles, llm), **kwargs)
+
+
 def db_target(roles, client):
     db = roles["db"]
     return "127.0.0.1" if db == client else roles["address"][db]
@@ -146,13 +153,8 @@ def test_verification_suite_passes(first_deploy):
 
 
 def test_litellm_connects_over_tls_and_creates_a_table(first_deploy, roles):
-    llm = roles["llm"]
-    result = psql_as(
-        llm,
-        "litellm",
-        "litellm",
-        secret("postgres_litellm_password"),
-        db_target(roles, llm),
+    result = psql_as_litellm(
+        roles,
         sql="CREATE TABLE IF NOT EXISTS probe (x int); "
         "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
     )
@@ -161,31 +163,17 @@ def test_litellm_connects_over_tls_and_creates_a_table(first_deploy, roles):
 
 
 def test_litellm_cannot_connect_to_saas(first_deploy, roles):
-    llm = roles["llm"]
-    result = psql_as(
-        llm, "litellm", "saas", secret("postgres_litellm_password"), db_target(roles, llm)
-    )
+    result = psql_as_litellm(roles, database="saas")
     assert result.returncode != 0 and "no pg_hba.conf entry" in result.stderr
 
 
 def test_a_wrong_password_is_refused(first_deploy, roles):
-    llm = roles["llm"]
-    result = psql_as(
-        llm, "litellm", "litellm", "not-the-password-at-all-1234", db_target(roles, llm)
-    )
+    result = psql_as_litellm(roles, password="not-the-password-at-all-1234")  # noqa: S106
     assert result.returncode != 0 and "password authentication failed" in result.stderr
 
 
 def test_a_remote_connection_without_tls_is_refused(first_deploy, roles, topology):
-    llm = roles["llm"]
-    result = psql_as(
-        llm,
-        "litellm",
-        "litellm",
-        secret("postgres_litellm_password"),
-        db_target(roles, llm),
-        sslmode="disable",
-    )
+    result = psql_as_litellm(roles, sslmode="disable")
     if topology == "single":  # loopback: the client is on the database host itself
         assert result.returncode == 0
     else:
@@ -226,14 +214,7 @@ def test_redis_serves_litellm_with_its_password(first_deploy, roles):
 def write_markers(roles, value):
     llm = roles["llm"]
     sql = f"CREATE TABLE IF NOT EXISTS marker (v text); INSERT INTO marker VALUES ('{value}')"
-    written = psql_as(
-        llm,
-        "litellm",
-        "litellm",
-        secret("postgres_litellm_password"),
-        db_target(roles, llm),
-        sql=sql,
-    )
+    written = psql_as_litellm(roles, sql=sql)
     assert written.returncode == 0, written.stderr
     # A key without TTL, like LiteLLM's spend buffers.
     pushed = redis_cli(llm, roles, f"rpush spend-buffer {value}", secret("redis_litellm_password"))
@@ -242,14 +223,7 @@ def write_markers(roles, value):
 
 def read_markers(roles):
     llm = roles["llm"]
-    rows = psql_as(
-        llm,
-        "litellm",
-        "litellm",
-        secret("postgres_litellm_password"),
-        db_target(roles, llm),
-        sql="SELECT v FROM marker ORDER BY v",
-    )
+    rows = psql_as_litellm(roles, sql="SELECT v FROM marker ORDER BY v")
     buffered = redis_cli(llm, roles, "lrange spend-buffer 0 -1", secret("redis_litellm_password"))
     return rows.stdout.split(), buffered.stdout.split()
 

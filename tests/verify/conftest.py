@@ -94,6 +94,12 @@ def _hosts(config):
     return config._verify_hosts
 
 
+def listening_addresses(host, port: int) -> set[str]:
+    """The addresses something listens on at TCP `port` (for "listens only where intended")."""
+    sockets = host.socket.get_listening_sockets()
+    return {s.split("://")[1].rsplit(":", 1)[0] for s in sockets if s.endswith(f":{port}")}
+
+
 def pytest_generate_tests(metafunc):
     names = [n for n in ("inventory_host", "host") if n in metafunc.fixturenames]
     if not names:

@@ -4,6 +4,8 @@ import ipaddress
 
 import pytest
 
+from .conftest import listening_addresses
+
 pytestmark = pytest.mark.roles("db")
 
 
@@ -20,8 +22,7 @@ def test_postgresql_is_running_and_enabled(host):
 
 
 def test_listens_only_on_loopback_or_the_private_address(host, inventory_host):
-    sockets = host.socket.get_listening_sockets()
-    bound = {s.split("://")[1].rsplit(":", 1)[0] for s in sockets if s.endswith(":5432")}
+    bound = listening_addresses(host, 5432)
     assert bound and bound <= {"127.0.0.1", inventory_host.data["private_address"]}
 
 

@@ -2,6 +2,8 @@
 
 import pytest
 
+from .conftest import listening_addresses
+
 pytestmark = pytest.mark.roles("cache")
 
 
@@ -16,8 +18,7 @@ def test_redis_is_running_and_enabled(host):
 
 
 def test_listens_only_on_loopback_or_the_private_address(host, inventory_host):
-    sockets = host.socket.get_listening_sockets()
-    bound = {s.split("://")[1].rsplit(":", 1)[0] for s in sockets if s.endswith(":6379")}
+    bound = listening_addresses(host, 6379)
     assert bound and bound <= {"127.0.0.1", inventory_host.data["private_address"]}
 
 
