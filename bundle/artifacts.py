@@ -3,7 +3,8 @@
 A hash-locked requirements file (bundle/requirements/<name>.lock) is resolved once into a
 wheelhouse cached on the control machine, then packed into one deterministic tar: the same lock
 always gives the same bytes, so pushing it again is "No change" and a host reinstalls only when
-the lock changed."""
+the lock changed. The bundled Prisma engine (engine/) is built the same way: its npm lockfile
+installed once (`npm ci`, integrity-checked) next to a copy of its sources, then packed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ import tarfile
 from pathlib import Path
 
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements"
+ENGINE_SOURCE = Path(__file__).resolve().parent.parent / "engine"
+# What the engine needs at run time; node_modules comes from `npm ci`, never from the checkout.
+ENGINE_FILES = ("package.json", "package-lock.json", "migrate.py", "bin", "lib")
 # The Python the wheels are built for: Debian bookworm's CPython.
 TARGET_PYTHON = (3, 11)
 
@@ -93,16 +97,96 @@ def bundle_tar(name: str) -> Path:
     tar_path = source.with_suffix(".tar")
     if tar_path.exists():
         return tar_path
+    members = [(p.name, p) for p in sorted(source.iterdir()) if p.suffix == ".whl"]
+    members.append(("requirements.lock", lock_path(name)))
+    return _deterministic_tar(tar_path, members)
+
+
+def engine_digest() -> str:
+    """Changes whenever a file the engine runs with (or its lockfile) changes."""
+    digest = hashlib.sha256()
+    for relative, path in _engine_sources():
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def engine_name() -> str:
+    return f"engine-{engine_digest()}"
+
+
+def engine_dir() -> Path:
+    """The engine's sources plus its npm dependencies, installed once per digest with
+    `npm ci --ignore-scripts` (lockfile integrity hashes checked; no install scripts, so
+    nothing tries to download Prisma's native engines)."""
+    target = cache_dir() / "engine" / engine_name()
+    if (target / ".complete").exists():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    for relative, path in _engine_sources():
+        (partial / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, partial / relative)
+    print("artifacts: installing the engine's npm packages (once per lockfile)", file=sys.stderr)
+    try:
+        result = subprocess.run(
+            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
+            cwd=partial,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+    except FileNotFoundError:
+        raise ArtifactError("npm is missing on the control machine: run `make setup`") from None
+    if result.returncode != 0:
+        detail = [line for line in result.stderr.splitlines() if "ERR" in line][-3:]
+        raise ArtifactError(
+            f"{ENGINE_SOURCE / 'package-lock.json'}: `npm ci` failed ({' / '.join(detail)}); "
+            "check the npm registry is reachable"
+        )
+    (partial / ".complete").write_text(engine_digest() + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def engine_tar() -> Path:
+    source = engine_dir()
+    tar_path = source.with_suffix(".tar")
+    if tar_path.exists():
+        return tar_path
+    members = [
+        (str(p.relative_to(source)), p)
+        for p in sorted(source.rglob("*"))
+        if p.name != ".complete" and (p.is_file() or p.is_symlink())
+    ]
+    return _deterministic_tar(tar_path, members)
+
+
+def _engine_sources() -> list[tuple[str, Path]]:
+    found = []
+    for name in ENGINE_FILES:
+        path = ENGINE_SOURCE / name
+        paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        found += [(str(p.relative_to(ENGINE_SOURCE)), p) for p in paths]
+    return found
+
+
+def _deterministic_tar(tar_path: Path, members: list[tuple[str, Path]]) -> Path:
+    """Sorted members, zero mtimes, root-owned, modes reduced to 0644/0755: the same inputs
+    always give the same bytes, so pushing it again is "No change"."""
     partial = tar_path.with_name(tar_path.name + ".partial")
     with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
-        members = sorted(p for p in source.iterdir() if p.suffix == ".whl")
-        members.append(lock_path(name))
-        for path in members:
+        for name, path in sorted(members):
+            info = tarfile.TarInfo(name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+            if path.is_symlink():
+                info.type, info.linkname, info.mode = tarfile.SYMTYPE, os.readlink(path), 0o777
+                archive.addfile(info)
+                continue
             data = path.read_bytes()
-            info = tarfile.TarInfo(path.name if path.suffix == ".whl" else "requirements.lock")
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
+            info.size = len(data)
+            info.mode = 0o755 if path.stat().st_mode & 0o100 else 0o644
             archive.addfile(info, io.BytesIO(data))
     partial.rename(tar_path)
     return tar_path
