@@ -158,3 +158,25 @@ class FileText(FactBase):
 
     def process(self, output):
         return "\n".join(output).strip() or None
+
+
+class LiteLLMPendingMigrations(FactBase):
+    """
+    How many of LiteLLM's shipped migrations the database has not applied yet, as counted by
+    the bundled engine's runner; ``None`` when that cannot be known (no venv or environment
+    file yet, database unreachable).
+
+    .. code:: python
+
+        0
+    """
+
+    def command(self, python: str, runner: str, env_file: str) -> str:
+        return (
+            f"test -x {python} && test -f {runner} && test -f {env_file} "
+            f"&& {python} {runner} --env-file {env_file} --pending 2>/dev/null || true"
+        )
+
+    def process(self, output):
+        words = "".join(output).split()
+        return int(words[1]) if len(words) == 2 and words[0] == "pending" else None

@@ -167,9 +167,39 @@ def venv_from_wheelhouse(tar: str, root: str, artifact: str):
     )
     yield StringCommand("cp", f"{wheels}/requirements.lock", f"{target}/requirements.lock")
     yield StringCommand(f"echo {artifact} > {target}/.gateway-artifact")
-    yield StringCommand(f"ln -sfn {target} {link}.new && mv -T {link}.new {link}")
+    yield StringCommand("rm", "-rf", wheels)
+    yield from _switch_link(link, target, f"{root}/venvs", artifact)
+
+
+@operation()
+def release_from_tar(tar: str, releases: str, link: str, release: str):
+    """
+    `link` pointing at `<releases>/<release>`, unpacked from the pushed `tar`; the link is
+    switched atomically once the release is complete. The previous release is kept (a running
+    process may still read it until its restart); older ones are removed. An unchanged
+    release is "No change".
+    """
+    from bundle.facts import FileText
+
+    target = f"{releases}/{release}"
+    if host.get_fact(FileText, path=f"{link}/.gateway-release") == release:
+        host.noop(f"{link} holds {release}")
+        return
+    yield StringCommand("rm", "-rf", target)
+    yield StringCommand("mkdir", "-p", target)
+    yield StringCommand("tar", "-xf", tar, "-C", target, "--no-same-owner")
+    yield StringCommand(f"echo {release} > {target}/.gateway-release")
+    yield from _switch_link(link, target, releases, release)
+
+
+def _switch_link(link: str, target: str, releases: str, keep: str):
+    """Point `link` at `target` atomically; keep `keep` and the release `link` pointed at before,
+    remove the rest."""
     yield StringCommand(
-        f"find {root}/venvs -mindepth 1 -maxdepth 1 ! -name {artifact} -exec rm -rf {{}} +"
+        f'previous=$(basename "$(readlink {link} || true)"); '
+        f"ln -sfn {target} {link}.new && mv -T {link}.new {link} && "
+        f'find {releases} -mindepth 1 -maxdepth 1 ! -name {keep} ! -name "$previous" '
+        "! -name '.*' -exec rm -rf {} +"
     )
 
 

@@ -31,6 +31,15 @@ def client_connections(llm_hosts: list[dict], api_hosts: list[dict]) -> int:
     )
 
 
+def litellm_pool_limit(data: dict, workers: int) -> int:
+    """Connections per LiteLLM worker. PostgreSQL reserves `litellm_workers` ×
+    `litellm_db_pool_limit` for each llm host (it cannot see the host's cores); the workers
+    actually started share that reservation, so the host never opens more."""
+    get = lambda key: int(data.get(key) or CLIENT_DEFAULTS[key])  # noqa: E731
+    reserved = get("litellm_workers") * get("litellm_db_pool_limit")
+    return max(2, reserved // max(1, workers))
+
+
 def postgres_settings(memory_mb: int, connections: int) -> dict[str, str | int]:
     max_connections = max(100, connections + CONNECTION_HEADROOM)
     shared_buffers = clamp(memory_mb // 4, 128, 8192)

@@ -58,10 +58,10 @@ class MigrationError(Exception):
     """A problem the operator must act on; the message says what and how."""
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+def read_env_file_text(text: str) -> dict[str, str]:
     """KEY=VALUE lines as systemd's EnvironmentFile= reads them (values optionally quoted)."""
     values = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.env_file.is_file():
             raise MigrationError(f"{args.env_file}: no such file")
-        database_url = read_env_file(args.env_file).get("DATABASE_URL")
+        database_url = read_env_file_text(args.env_file.read_text()).get("DATABASE_URL")
         if not database_url:
             raise MigrationError(f"{args.env_file}: DATABASE_URL is not set")
         migrations_dir = args.migrations_dir or default_migrations_dir()

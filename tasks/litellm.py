@@ -1,43 +1,270 @@
-"""The LiteLLM proxy for the `llm` group. Stage one, install: the hash-locked wheelhouse built on
-the control machine, pushed and installed into a root-owned venv (hosts need no PyPI access).
+"""The LiteLLM proxy for the `llm` group.
 
-Configuration, the bundled Prisma engine, migrations and the service follow (issue 4)."""
+In order: the hash-locked wheelhouse built on the control machine, pushed and installed into a
+root-owned venv (hosts need no PyPI access); the bundled Prisma engine (Node bridge + npm
+packages, also pushed) and the Prisma client generated against it; configuration; LiteLLM's
+migrations, once, from the first `llm` host, before any proxy restarts; the sandboxed service,
+restarted only when something it reads changed, then gated on its readiness endpoint reporting
+the database connected; the firewall opened to the `api` and `edge` peers only."""
 
 from __future__ import annotations
 
-from pyinfra import host
+from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.operations import apt, files
+from pyinfra.facts.hardware import Cpus
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
 
-from bundle import artifacts
-from bundle.facts import PythonVersion
-from bundle.operations import venv_from_wheelhouse
+from bundle import artifacts, firewall, peers, sizing
+from bundle.data import settings_reader
+from bundle.deploy_secrets import secrets_for
+from bundle.facts import FileText, LiteLLMPendingMigrations, PythonVersion
+from bundle.operations import release_from_tar, rendered_file, venv_from_wheelhouse
 
 ROOT = "/opt/litellm"
 CACHE = "/var/cache/gateway-bundle"
+ETC = "/etc/litellm"
+VENV = f"{ROOT}/venv"
+ENGINE = f"{ROOT}/engine"
+SITE = f"{VENV}/lib/python3.11/site-packages"
+ENV_FILE = f"{ETC}/litellm.env"
+
+DEFAULTS = {
+    "litellm_port": 4000,
+    # "bundled": our Node bridge over Prisma's WebAssembly engine, migrations by engine/migrate.py
+    # (no download from Prisma's servers). "native": upstream's binaries and `prisma migrate
+    # deploy`, for hosts that can reach binaries.prisma.sh.
+    "litellm_prisma_engine": "bundled",
+    # Worker processes; unset means one per core, at most 8.
+    "litellm_workers": None,
+    "litellm_spend_write_interval": 10,
+    "litellm_request_timeout": 600,
+    "litellm_readiness_timeout": 300,
+    "postgres_port": 5432,
+    "redis_port": 6379,
+}
+ENGINE_MODES = ("bundled", "native")
+# Prisma's generated client, its CLI (shipped in the engine's npm packages) and the engine.
+PRISMA_ENV = {
+    "PRISMA_BINARY_CACHE_DIR": ENGINE,
+    "PRISMA_USE_GLOBAL_NODE": "1",
+    "PRISMA_HIDE_UPDATE_MESSAGE": "1",
+    "PRISMA_QUERY_ENGINE_BINARY": f"{ENGINE}/bin/query-engine",
+    "PRISMA_SCHEMA_ENGINE_BINARY": f"{ENGINE}/bin/schema-engine",
+}
+# Nothing is fetched from the internet at import or at run time.
+OFFLINE_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
+    "LITELLM_LOCAL_BLOG_POSTS": "True",
+    "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
+    "NO_DOCS": "True",
+    "NO_REDOC": "True",
+    "LITELLM_LOG": "INFO",
+}
+
+setting = settings_reader(DEFAULTS)
+
+
+def engine_mode() -> str:
+    mode = setting("litellm_prisma_engine")
+    if mode not in ENGINE_MODES:
+        raise DeployError(
+            f"{host.name}: litellm_prisma_engine = {mode!r}; use one of {', '.join(ENGINE_MODES)} "
+            "(group_data)"
+        )
+    return mode
+
+
+def workers() -> int:
+    configured = setting("litellm_workers")
+    return int(configured) if configured else sizing.clamp(host.get_fact(Cpus) or 1, 1, 8)
+
+
+def service_address(group: str) -> str:
+    """Where this host reaches the first host of `group`: loopback when it is this host."""
+    members = inventory.get_group(group, [])
+    if not members:
+        raise DeployError(f"{host.name}: LiteLLM needs a host in the `{group}` group")
+    address = members[0].data.get("private_address")
+    return "127.0.0.1" if address == host.data.get("private_address") else address
+
+
+def database_url(pool_limit: int) -> str:
+    db = service_address("db")
+    # TLS to a remote database (pg_hba has hostssl for remote peers); the password is not in the
+    # URL (see templates/litellm/litellm.env.j2). LiteLLM adds the pool parameters itself.
+    tls = "" if db == "127.0.0.1" else "?sslmode=require"
+    return f"postgresql://litellm@{db}:{setting('postgres_port')}/litellm{tls}"
 
 
 @deploy("LiteLLM")
 def deploy_litellm():
     _check_python()
+    mode = engine_mode()
+    own_address = host.data.get("private_address")
+    secrets = secrets_for(host.data.get("environment"))
+    worker_count = workers()
+    pool_limit = sizing.litellm_pool_limit(host.data, worker_count)
+
     apt.packages(
-        name="Install Python's venv support", packages=["python3-venv"], no_recommends=True
+        name="Install Python's venv support and Node.js (the engine bridge)",
+        packages=["python3-venv", "nodejs"],
+        no_recommends=True,
+    )
+    server.user(  # noqa: S604 (`shell` is the user's login shell, not a subprocess shell)
+        name="Create the litellm system user",
+        user="litellm",
+        system=True,
+        shell="/usr/sbin/nologin",
+        home="/var/lib/litellm",
+        create_home=False,
     )
     files.directory(name=f"Create {CACHE}", path=CACHE, mode="700")
-    files.directory(name=f"Create {ROOT}", path=ROOT, mode="755")
-    files.directory(name=f"Create {ROOT}/venvs", path=f"{ROOT}/venvs", mode="755")
+    for path in (ROOT, f"{ROOT}/venvs", f"{ROOT}/engines"):
+        files.directory(name=f"Create {path}", path=path, mode="755")
+    files.directory(name=f"Create {ETC}", path=ETC, mode="750", user="root", group="litellm")
+
+    files.put(
+        name="Push the bundled Prisma engine",
+        src=str(artifacts.engine_tar()),
+        dest=f"{CACHE}/litellm-engine.tar",
+        mode="600",
+    )
+    engine = release_from_tar(
+        name="Install the bundled Prisma engine",
+        tar=f"{CACHE}/litellm-engine.tar",
+        releases=f"{ROOT}/engines",
+        link=ENGINE,
+        release=artifacts.engine_name(),
+    )
     files.put(
         name="Push the LiteLLM wheelhouse",
         src=str(artifacts.bundle_tar("litellm")),
         dest=f"{CACHE}/litellm-wheelhouse.tar",
         mode="600",
     )
-    venv_from_wheelhouse(
+    generated = f"{artifacts.artifact_name('litellm')}+{artifacts.engine_name()}"
+    client_current = host.get_fact(FileText, path=f"{VENV}/.prisma-generated") == generated
+    venv = venv_from_wheelhouse(
         name="Install LiteLLM from the wheelhouse",
         tar=f"{CACHE}/litellm-wheelhouse.tar",
         root=ROOT,
         artifact=artifacts.artifact_name("litellm"),
+    )
+    # prisma-client-py writes the generated client into the venv's site-packages; its CLI is the
+    # one in the engine's npm packages, so nothing is downloaded.
+    prisma_env = " ".join(f"{k}={v}" for k, v in PRISMA_ENV.items())
+    client = server.shell(
+        name="Generate LiteLLM's Prisma client",
+        commands=[
+            f"cd {SITE}/litellm/proxy && env HOME=/root {prisma_env} "
+            f"{VENV}/bin/prisma generate --schema schema.prisma >/dev/null",
+            f"echo {generated} > {VENV}/.prisma-generated",
+        ],
+        # Facts are read before anything runs: also regenerate when this run replaced either.
+        _if=lambda: not client_current or venv.did_change() or engine.did_change(),
+    )
+
+    config = rendered_file(
+        "litellm/config.yaml.j2",
+        f"{ETC}/config.yaml",
+        mode="640",
+        group="litellm",
+        pool_limit=pool_limit,
+        spend_write_interval=setting("litellm_spend_write_interval"),
+        request_timeout=setting("litellm_request_timeout"),
+        bundled_engine=mode == "bundled",
+    )
+    environment = rendered_file(
+        "litellm/litellm.env.j2",
+        ENV_FILE,
+        mode="640",
+        group="litellm",
+        master_key=secrets["litellm_master_key"],
+        salt_key=secrets["litellm_salt_key"],
+        database_url=database_url(pool_limit),
+        database_password=secrets["postgres_litellm_password"],
+        redis_host=service_address("cache"),
+        redis_port=setting("redis_port"),
+        redis_password=secrets["redis_litellm_password"],
+    )
+    _migrate_once(mode, venv)
+    unit = rendered_file(
+        "litellm/litellm.service.j2",
+        "/etc/systemd/system/litellm.service",
+        listen_address=own_address,
+        port=setting("litellm_port"),
+        workers=worker_count,
+        environment={**OFFLINE_ENV, **(PRISMA_ENV if mode == "bundled" else {})},
+    )
+    systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
+    started = systemd.service(
+        name="Start and enable LiteLLM", service="litellm.service", running=True, enabled=True
+    )
+    restarted = systemd.service(
+        name="Restart LiteLLM to load new settings",
+        service="litellm.service",
+        restarted=True,
+        _if=any_changed(config, environment, unit, venv, engine, client),
+    )
+    server.shell(
+        name="Wait until LiteLLM is ready with its database connected",
+        commands=[_readiness_check(own_address)],
+        _if=any_changed(started, restarted),
+    )
+    firewall.allow_port(
+        "llm",
+        setting("litellm_port"),
+        sorted((peers.client_addresses("api") | peers.client_addresses("edge")) - {own_address}),
+    )
+
+
+def _migrate_once(mode: str, venv) -> None:
+    """Apply LiteLLM's migrations from the first `llm` host only, before any host restarts (each
+    operation runs on every host before the next one starts)."""
+    first = inventory.get_group("llm")[0]
+    if host.name != first.name:
+        host.noop(f"LiteLLM migrations run from {first.name}")
+        return
+    if mode == "native":
+        # Upstream's way: LiteLLM runs `prisma migrate deploy` itself at start.
+        host.noop("native engine: LiteLLM applies its migrations at start")
+        return
+    # None when it cannot be known yet (first run: no venv, no database); a new venv may ship
+    # new migrations.
+    pending = host.get_fact(
+        LiteLLMPendingMigrations,
+        python=f"{VENV}/bin/python",
+        runner=f"{ENGINE}/migrate.py",
+        env_file=ENV_FILE,
+    )
+    server.shell(
+        name="Apply LiteLLM's database migrations",
+        commands=[f"{VENV}/bin/python {ENGINE}/migrate.py --env-file {ENV_FILE}"],
+        _if=lambda: pending != 0 or venv.did_change(),
+    )
+
+
+def _readiness_check(address: str) -> str:
+    """Poll /health/readiness until it reports the database connected; fail with its last
+    answer once `litellm_readiness_timeout` has passed."""
+    url = f"http://{address}:{setting('litellm_port')}/health/readiness"
+    timeout = int(setting("litellm_readiness_timeout"))
+    return (
+        "python3 -c '"
+        "import json, sys, time, urllib.request\n"
+        f"deadline, last = time.monotonic() + {timeout}, None\n"
+        "while time.monotonic() < deadline:\n"
+        "    try:\n"
+        f'        last = json.load(urllib.request.urlopen("{url}", timeout=5))\n'
+        '        if last.get("db") == "connected": sys.exit(0)\n'
+        "    except Exception as exc:\n"
+        "        last = repr(exc)\n"
+        "    time.sleep(2)\n"
+        f'sys.exit("LiteLLM not ready after {timeout} s: %s" % (last,))\''
     )
 
 
