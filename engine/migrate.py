@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import sys
 import time
@@ -227,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.env_file.is_file():
             raise MigrationError(f"{args.env_file}: no such file")
-        database_url = read_env_file_text(args.env_file.read_text()).get("DATABASE_URL")
+        values = read_env_file_text(args.env_file.read_text())
+        database_url = values.get("DATABASE_URL")
+        # libpq's own variables (PGPASSWORD, PGSSLROOTCERT, ...), for this runner and for
+        # LiteLLM's index builder alike: the password stays out of URLs and argv.
+        os.environ.update({k: v for k, v in values.items() if k.startswith("PG")})
         if not database_url:
             raise MigrationError(f"{args.env_file}: DATABASE_URL is not set")
         migrations_dir = args.migrations_dir or default_migrations_dir()

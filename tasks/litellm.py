@@ -160,7 +160,8 @@ def deploy_litellm():
     client = server.shell(
         name="Generate LiteLLM's Prisma client",
         commands=[
-            f"cd {SITE}/litellm/proxy && env HOME=/root {prisma_env} "
+            # The schema's generator (`prisma-client-py`) is a script in the venv's bin.
+            f"cd {SITE}/litellm/proxy && env HOME=/root PATH={VENV}/bin:/usr/bin:/bin {prisma_env} "
             f"{VENV}/bin/prisma generate --schema schema.prisma >/dev/null",
             f"echo {generated} > {VENV}/.prisma-generated",
         ],
@@ -210,9 +211,16 @@ def deploy_litellm():
         restarted=True,
         _if=any_changed(config, environment, unit, venv, engine, client),
     )
+    rendered_file(
+        "litellm/wait-ready.py.j2",
+        f"{ROOT}/wait-ready",
+        mode="755",
+        url=f"http://{own_address}:{setting('litellm_port')}/health/readiness",
+        timeout=int(setting("litellm_readiness_timeout")),
+    )
     server.shell(
         name="Wait until LiteLLM is ready with its database connected",
-        commands=[_readiness_check(own_address)],
+        commands=[f"{ROOT}/wait-ready"],
         _if=any_changed(started, restarted),
     )
     firewall.allow_port(
@@ -245,26 +253,6 @@ def _migrate_once(mode: str, venv) -> None:
         name="Apply LiteLLM's database migrations",
         commands=[f"{VENV}/bin/python {ENGINE}/migrate.py --env-file {ENV_FILE}"],
         _if=lambda: pending != 0 or venv.did_change(),
-    )
-
-
-def _readiness_check(address: str) -> str:
-    """Poll /health/readiness until it reports the database connected; fail with its last
-    answer once `litellm_readiness_timeout` has passed."""
-    url = f"http://{address}:{setting('litellm_port')}/health/readiness"
-    timeout = int(setting("litellm_readiness_timeout"))
-    return (
-        "python3 -c '"
-        "import json, sys, time, urllib.request\n"
-        f"deadline, last = time.monotonic() + {timeout}, None\n"
-        "while time.monotonic() < deadline:\n"
-        "    try:\n"
-        f'        last = json.load(urllib.request.urlopen("{url}", timeout=5))\n'
-        '        if last.get("db") == "connected": sys.exit(0)\n'
-        "    except Exception as exc:\n"
-        "        last = repr(exc)\n"
-        "    time.sleep(2)\n"
-        f'sys.exit("LiteLLM not ready after {timeout} s: %s" % (last,))\''
     )
 
 
