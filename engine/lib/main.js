@@ -59,7 +59,7 @@ class Bridge {
     this.engine = null;
     this.adapter = null;
     this.pool = null;
-    this.lastError = 'starting';
+    this.lastError = 'the query engine is connecting to the database';
     this.stopping = false;
   }
 
