@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from bundle.secret_store import SecretStore
+from testbed import state
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -73,3 +78,193 @@ def ssh(name, command, **kwargs):
 def root_only():
     if os.geteuid() != 0:
         pytest.fail("end-to-end tests boot containers and must run as root")
+
+
+# The deployed testbed, per topology, shared by the data tier and LiteLLM tests.
+TOPOLOGIES = ["single", "split"]
+
+
+@pytest.fixture(scope="session", params=TOPOLOGIES)
+def topology(request, root_only):
+    """One deployed testbed per topology, shared by every module that tests a deployment (pytest
+    groups the tests by this parameter, so each topology is brought up once)."""
+    run_testbed("down", "--purge", check=True)
+    run_testbed("up", "--topology", request.param, check=True, timeout=1200)
+    yield request.param
+    run_testbed("down", "--purge")
+
+
+@pytest.fixture(scope="session")
+def roles(topology):
+    """Host names by role, as the running testbed recorded them. Client hosts get psql and
+    redis-cli: test tooling, not part of any deploy."""
+    current = state.load()
+    for host in current.hosts:
+        if not {"db", "cache"} & set(host.groups):
+            installed = ssh(
+                host.name,
+                "DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+                "--no-install-recommends postgresql-client redis-tools",
+                timeout=600,
+            )
+            assert installed.returncode == 0, installed.stderr
+    names = {}
+    for host in current.hosts:
+        for group in host.groups:
+            names.setdefault(group, []).append(host.name)
+    return {group: hosts[0] for group, hosts in names.items()} | {
+        "non_peer": next(
+            (
+                h.name
+                for h in current.hosts
+                if "edge" in h.groups and not {"llm", "api", "db", "cache"} & set(h.groups)
+            ),
+            None,
+        ),
+        "address": {h.name: h.address for h in current.hosts},
+    }
+
+
+def secret(name):
+    return SecretStore("testbed").values()[name]
+
+
+class ProcessWatcher:
+    """Samples every host's process list (full argv) while a deploy runs."""
+
+    def __init__(self, hosts):
+        self.hosts, self.samples, self._stop = hosts, [], threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            for name in self.hosts:
+                self.samples.append(ssh(name, "ps -eo args --no-headers", timeout=30).stdout)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def deploy_logs(topology):
+    """Every verbose deploy output of this topology, for the secret leak check."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def first_deploy(topology, deploy_logs):
+    """The first deploy, verbose, with every host's process list sampled throughout."""
+    hosts = [h.name for h in state.load().hosts]
+    with ProcessWatcher(hosts) as watcher:
+        result = pyinfra("-y", "-v", "inventories/testbed.py", "deploy.py", timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    deploy_logs["first deploy (-v)"] = result.stdout + result.stderr
+    deploy_logs["process lists during the first deploy"] = "\n".join(watcher.samples)
+    return result, watcher.samples
+
+
+def psql_as(client, role, database, password, target, *, sslmode="require", sql="SELECT 1"):
+    """psql from `client` to `target`, the password given on stdin (never in argv)."""
+    command = (
+        "read -r PGPASSWORD; export PGPASSWORD; "
+        f"psql -XAt 'host={target} dbname={database} user={role} sslmode={sslmode} "
+        f'connect_timeout=5\' -c "{sql}"'
+    )
+    return ssh(client, command, input=password + "\n", timeout=60)
+
+
+def psql_as_litellm(roles, *, database="litellm", password=None, **kwargs):
+    """psql from the llm host as role litellm (with its real password unless given one)."""
+    llm = roles["llm"]
+    password = password or secret("postgres_litellm_password")
+    return psql_as(llm, "litellm", database, password, db_target(roles, llm), **kwargs)
+
+
+def db_target(roles, client):
+    db = roles["db"]
+    return "127.0.0.1" if db == client else roles["address"][db]
+
+
+def deploy_fake_provider(host_name):
+    return pyinfra(
+        "-y",
+        "--json",
+        "inventories/testbed.py",
+        "tests/fakes/deploy_fake_provider.py",
+        "--limit",
+        host_name,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def fake_provider_url(roles):
+    """The fake LLM provider, deployed on the edge host (a different host from LiteLLM in split),
+    as LiteLLM reaches it over the network."""
+    deployed = deploy_fake_provider(roles["edge"])
+    assert deployed.returncode == 0, deployed.stderr[-2000:]
+    return f"http://{roles['address'][roles['edge']]}:9999/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Tunnel:
+    """An SSH port forward from the control machine through `via` to `address:port` on the
+    testbed's private network, the way an operator reaches a private service."""
+
+    def __init__(self, via: str, address: str, port: int):
+        from testbed import paths
+
+        self.local_port = free_port()
+        self.url = f"http://127.0.0.1:{self.local_port}"
+        self.process = subprocess.Popen(
+            [
+                "ssh",
+                "-F",
+                str(paths.SSH_CONFIG),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-N",
+                "-L",
+                f"127.0.0.1:{self.local_port}:{address}:{port}",
+                via,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ssh tunnel through {via} exited {self.process.returncode}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.local_port)) == 0:
+                    return
+            time.sleep(0.2)
+        self.close()
+        raise RuntimeError(f"ssh tunnel through {via} did not open within 20 s")
+
+    def close(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def probe(source, address, port):
+    """Open a TCP connection from a testbed host, or from the control machine (source None)."""
+    command = f"timeout 5 bash -c '</dev/tcp/{address}/{port}' && echo open"
+    if source is None:
+        return run(["bash", "-c", command])
+    return ssh(source, command)

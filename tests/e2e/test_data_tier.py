@@ -1,126 +1,32 @@
 """PostgreSQL and Redis on the testbed, in both topologies: deploy twice, verify, prove who can
 connect and who cannot, keep data across restarts and a reboot, and never leak a secret.
 
-Module-scoped and parametrized by topology: every test runs on `single`, then on `split`."""
+Parametrized by topology (the session-scoped deployed testbed of conftest.py): every test runs
+on `single`, then on `split`."""
 
 from __future__ import annotations
 
 import json
 import sys
-import threading
 
 import pytest
 
 from bundle.secret_store import SecretStore
 from testbed import state
 
-from .conftest import deploy_json, pyinfra, run, run_testbed, run_verify_suite, ssh
-
-TOPOLOGIES = ["single", "split"]
-
-
-@pytest.fixture(scope="module", params=TOPOLOGIES)
-def topology(request, root_only):
-    run_testbed("down", "--purge", check=True)
-    run_testbed("up", "--topology", request.param, check=True, timeout=1200)
-    yield request.param
-    run_testbed("down", "--purge")
-
-
-@pytest.fixture(scope="module")
-def roles(topology):
-    """Host names by role, as the running testbed recorded them. Client hosts get psql and
-    redis-cli: test tooling, not part of any deploy."""
-    current = state.load()
-    for host in current.hosts:
-        if not {"db", "cache"} & set(host.groups):
-            installed = ssh(
-                host.name,
-                "DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-                "--no-install-recommends postgresql-client redis-tools",
-                timeout=600,
-            )
-            assert installed.returncode == 0, installed.stderr
-    names = {}
-    for host in current.hosts:
-        for group in host.groups:
-            names.setdefault(group, []).append(host.name)
-    return {group: hosts[0] for group, hosts in names.items()} | {
-        "non_peer": next(
-            (
-                h.name
-                for h in current.hosts
-                if "edge" in h.groups and not {"llm", "api", "db", "cache"} & set(h.groups)
-            ),
-            None,
-        ),
-        "address": {h.name: h.address for h in current.hosts},
-    }
-
-
-def secret(name):
-    return SecretStore("testbed").values()[name]
-
-
-class ProcessWatcher:
-    """Samples every host's process list (full argv) while a deploy runs."""
-
-    def __init__(self, hosts):
-        self.hosts, self.samples, self._stop = hosts, [], threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self):
-        while not self._stop.is_set():
-            for name in self.hosts:
-                self.samples.append(ssh(name, "ps -eo args --no-headers", timeout=30).stdout)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-
-@pytest.fixture(scope="module")
-def deploy_logs(topology):
-    """Every verbose deploy output of this topology, for the secret leak check."""
-    return {}
-
-
-@pytest.fixture(scope="module")
-def first_deploy(topology, deploy_logs):
-    """The first deploy, verbose, with every host's process list sampled throughout."""
-    hosts = [h.name for h in state.load().hosts]
-    with ProcessWatcher(hosts) as watcher:
-        result = pyinfra("-y", "-v", "inventories/testbed.py", "deploy.py", timeout=1200)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    deploy_logs["first deploy (-v)"] = result.stdout + result.stderr
-    deploy_logs["process lists during the first deploy"] = "\n".join(watcher.samples)
-    return result, watcher.samples
-
-
-def psql_as(client, role, database, password, target, *, sslmode="require", sql="SELECT 1"):
-    """psql from `client` to `target`, the password given on stdin (never in argv)."""
-    command = (
-        "read -r PGPASSWORD; export PGPASSWORD; "
-        f"psql -XAt 'host={target} dbname={database} user={role} sslmode={sslmode} "
-        f'connect_timeout=5\' -c "{sql}"'
-    )
-    return ssh(client, command, input=password + "\n", timeout=60)
-
-
-def psql_as_litellm(roles, *, database="litellm", password=None, **kwargs):
-    """psql from the llm host as role litellm (with its real password unless given one)."""
-    llm = roles["llm"]
-    password = password or secret("postgres_litellm_password")
-    return psql_as(llm, "litellm", database, password, db_target(roles, llm), **kwargs)
-
-
-def db_target(roles, client):
-    db = roles["db"]
-    return "127.0.0.1" if db == client else roles["address"][db]
+from .conftest import (
+    db_target,
+    deploy_fake_provider,
+    deploy_json,
+    probe,
+    psql_as,
+    psql_as_litellm,
+    pyinfra,
+    run,
+    run_verify_suite,
+    secret,
+    ssh,
+)
 
 
 def redis_cli(client, roles, args, password=None):
@@ -178,14 +84,6 @@ def test_a_remote_connection_without_tls_is_refused(first_deploy, roles, topolog
         assert result.returncode == 0
     else:
         assert result.returncode != 0 and "no encryption" in result.stderr
-
-
-def probe(source, address, port):
-    """Open a TCP connection from a testbed host, or from the control machine (source None)."""
-    command = f"timeout 5 bash -c '</dev/tcp/{address}/{port}' && echo open"
-    if source is None:
-        return run(["bash", "-c", command])
-    return ssh(source, command)
 
 
 @pytest.mark.parametrize(("role", "port"), [("db", 5432), ("cache", 6379)])
@@ -261,18 +159,6 @@ def test_a_rotated_password_is_applied_by_the_next_deploy(first_deploy, roles, d
     api = roles["api"]
     assert psql_as(api, "saas", "saas", new, db_target(roles, api)).returncode == 0
     assert psql_as(api, "saas", "saas", old, db_target(roles, api)).returncode != 0
-
-
-def deploy_fake_provider(host_name):
-    return pyinfra(
-        "-y",
-        "--json",
-        "inventories/testbed.py",
-        "tests/fakes/deploy_fake_provider.py",
-        "--limit",
-        host_name,
-        timeout=600,
-    )
 
 
 def test_the_fake_provider_serves_llm_hosts_over_the_network(first_deploy, roles):
