@@ -1,6 +1,10 @@
-"""What the LiteLLM deploy promises on `llm` hosts so far (install stage), one fact per test."""
+"""What the LiteLLM deploy promises on `llm` hosts, one fact per test."""
+
+import json
 
 import pytest
+
+from .conftest import listening_addresses
 
 pytestmark = pytest.mark.roles("llm")
 
@@ -51,3 +55,70 @@ def test_venv_is_reached_through_its_versioned_symlink(host):
 def test_pushed_wheelhouse_is_private_to_root(host):
     tar = host.file("/var/cache/gateway-bundle/litellm-wheelhouse.tar")
     assert (tar.user, tar.mode) == ("root", 0o600)
+
+
+def test_litellm_is_running_and_enabled_as_its_own_user(host):
+    service = host.service("litellm")
+    assert service.is_running and service.is_enabled
+    main = host.check_output("systemctl show -P MainPID litellm")
+    assert host.check_output(f"ps -o user= -p {main}") == "litellm"
+
+
+def test_listens_only_on_the_private_address(host, inventory_host):
+    assert listening_addresses(host, 4000) == {inventory_host.data["private_address"]}
+
+
+def test_readiness_reports_the_database_connected(host, inventory_host):
+    url = f"http://{inventory_host.data['private_address']}:4000/health/readiness"
+    answer = json.loads(host.check_output(f"curl -sf --max-time 10 {url}"))
+    assert answer["db"] == "connected"
+
+
+def test_unauthenticated_admin_requests_are_refused(host, inventory_host):
+    url = f"http://{inventory_host.data['private_address']}:4000/key/list"
+    assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {url}") == "401"
+
+
+def test_secrets_file_is_readable_by_root_and_the_service_only(host):
+    env = host.file("/etc/litellm/litellm.env")
+    assert (env.user, env.group, env.mode) == ("root", "litellm", 0o640)
+    assert "PGPASSWORD=" in env.content_string
+
+
+def test_the_database_url_carries_no_password(host):
+    env = host.file("/etc/litellm/litellm.env").content_string
+    url = next(line for line in env.splitlines() if line.startswith("DATABASE_URL="))
+    assert "@" in url and ":" not in url.split("//", 1)[1].split("@", 1)[0]
+
+
+def test_the_service_is_sandboxed(host):
+    properties = host.check_output(
+        "systemctl show litellm -p NoNewPrivileges -p ProtectSystem -p CapabilityBoundingSet "
+        "-p PrivateTmp -p ProtectHome"
+    )
+    values = dict(line.split("=", 1) for line in properties.splitlines())
+    assert values["NoNewPrivileges"] == "yes"
+    assert values["ProtectSystem"] == "strict"
+    assert values["CapabilityBoundingSet"] == ""
+    assert values["PrivateTmp"] == "yes"
+    assert values["ProtectHome"] == "yes"
+
+
+def test_the_bundled_engine_runs_on_debians_node(host):
+    node = host.package("nodejs")
+    assert node.is_installed and node.version.split(".")[0] in {"18", "20"}
+    assert host.check_output("/opt/litellm/engine/bin/query-engine --version") == (
+        "query-engine 393aa359c9ad4a4bb28630fb5613f9c281cde053"
+    )
+
+
+def test_the_engine_and_its_packages_are_not_writable_by_the_service(host):
+    writable = host.check_output(
+        "find -L /opt/litellm/engine/ -xdev \\( ! -user root -o -perm -o+w \\) -print -quit"
+    )
+    assert writable == ""
+
+
+@pytest.mark.parametrize("flag", ["LITELLM_LOCAL_MODEL_COST_MAP", "NO_DOCS", "NO_REDOC"])
+def test_the_service_runs_offline_without_docs(host, flag):
+    assert f"{flag}=True" in host.check_output("systemctl show -P Environment litellm")
