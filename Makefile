@@ -8,10 +8,13 @@ INVENTORY ?= inventories/testbed.py
 TOPOLOGY ?= single
 
 # Debian packages the control machine needs: the testbed's tools (it also installs them itself
-# when missing) and OpenSSH for pyinfra's and testinfra's connections.
-SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux openssh-client
+# when missing), OpenSSH for pyinfra's and testinfra's connections, Node.js to build the bundled
+# Prisma engine (npm comes with it or as Debian's `npm`), PostgreSQL and OpenSSL for the
+# integration tests' throwaway database, Chromium and its driver for the admin UI check.
+SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux openssh-client \
+	nodejs postgresql openssl chromium chromium-driver
 
-.PHONY: setup system-deps test test-unit test-e2e lint format verify deploy demo demo-down \
+.PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
 	testbed-up testbed-down testbed-status bench lock lock-litellm
 
 setup: $(VENV)/.installed
@@ -24,18 +27,22 @@ $(VENV)/.installed: requirements.lock
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends $$missing; fi
 
 # pytest exits 5 when it collected no test; that is reported, not turned into a make error.
 test: setup system-deps
-	@$(BIN)/pytest tests/unit tests/e2e; status=$$?; \
+	@$(BIN)/pytest tests/unit tests/integration tests/e2e; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; \
 	exit $$status
 
 test-unit: setup
 	$(BIN)/pytest tests/unit
+
+test-integration: setup system-deps
+	$(BIN)/pytest tests/integration
 
 test-e2e: setup system-deps
 	$(BIN)/pytest tests/e2e
