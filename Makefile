@@ -32,8 +32,16 @@ system-deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends $$missing; fi
 
+# The engine's npm packages in engine/ for the integration tests (deploys use their own copy,
+# installed from the same lockfile into ~/.cache/gateway-bundle/engine/).
+ENGINE_MODULES := engine/node_modules/.package-lock.json
+
+$(ENGINE_MODULES): engine/package-lock.json
+	cd engine && npm ci --ignore-scripts --no-audit --no-fund --omit=dev
+	touch $@
+
 # pytest exits 5 when it collected no test; that is reported, not turned into a make error.
-test: setup system-deps
+test: setup system-deps $(ENGINE_MODULES)
 	@$(BIN)/pytest tests/unit tests/integration tests/e2e; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; \
 	exit $$status
@@ -41,7 +49,7 @@ test: setup system-deps
 test-unit: setup
 	$(BIN)/pytest tests/unit
 
-test-integration: setup system-deps
+test-integration: setup system-deps $(ENGINE_MODULES)
 	$(BIN)/pytest tests/integration
 
 test-e2e: setup system-deps

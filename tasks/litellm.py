@@ -52,6 +52,9 @@ PRISMA_ENV = {
     "PRISMA_HIDE_UPDATE_MESSAGE": "1",
     "PRISMA_QUERY_ENGINE_BINARY": f"{ENGINE}/bin/query-engine",
     "PRISMA_SCHEMA_ENGINE_BINARY": f"{ENGINE}/bin/schema-engine",
+    # No telemetry call from the Prisma CLI; no engine `--version` probe at every connect.
+    "CHECKPOINT_DISABLE": "1",
+    "PRISMA_BINARY_PLATFORM": "debian-openssl-3.0.x",
 }
 # Nothing is fetched from the internet at import or at run time.
 OFFLINE_ENV = {
