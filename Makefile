@@ -15,7 +15,7 @@ SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux op
 	nodejs postgresql openssl chromium chromium-driver
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status bench lock lock-litellm
+	testbed-up testbed-down testbed-status bench bench-litellm lock lock-litellm
 
 setup: $(VENV)/.installed
 
@@ -90,6 +90,10 @@ demo-down: testbed-down
 # Timings for the closing notes: make bench [BENCH_ARGS="--skip-cold --topology split"]
 bench: setup system-deps
 	$(BIN)/python scripts/bench_testbed.py $(BENCH_ARGS)
+
+# LiteLLM vs its provider, and its cold start: make bench-litellm [BENCH_ARGS="--skip-cold"]
+bench-litellm: setup
+	$(BIN)/python scripts/bench_litellm.py $(BENCH_ARGS)
 
 # Re-resolve the hash-locked LiteLLM requirements pushed to llm hosts.
 lock-litellm: setup
