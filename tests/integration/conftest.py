@@ -181,20 +181,6 @@ class Postgres:
         wrapped = "SELECT coalesce(json_agg(_row), '[]'::json) FROM (" + sql + ") _row"  # noqa: S608
         return json.loads(self.psql(wrapped, **variables))
 
-    def migrate(self, migrations: Path):
-        """Apply LiteLLM's shipped migrations in name order, each in one transaction unless it
-        builds indexes CONCURRENTLY (which cannot run in one)."""
-        for directory in sorted(p for p in migrations.iterdir() if p.is_dir()):
-            sql = directory / "migration.sql"
-            if not sql.exists():
-                continue
-            single = [] if "CONCURRENTLY" in sql.read_text() else ["-1"]
-            run(
-                ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *single, "-f", sql],
-                env=self.psql_env(),
-                timeout=120,
-            )
-
 
 @pytest.fixture(scope="session")
 def engine_ready():
@@ -259,8 +245,47 @@ def postgres(work_dir):
 
 
 @pytest.fixture(scope="session")
-def litellm_db(postgres, litellm_files):
-    """The `litellm` role and database, with LiteLLM's schema built from its migrations."""
+def wheel_venv(litellm_files):
+    """A venv from the bundle's wheelhouse (cached) with what the engine's Python side needs:
+    prisma-client-py, and psycopg plus LiteLLM's migrations for engine/migrate.py."""
+    wheelhouse = litellm_files["wheelhouse"]
+    venv = artifacts.cache_dir() / "integration" / f"engine-venv-{wheelhouse.name}"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    lock = (venv.parent / f"{venv.name}.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the session ends
+    if not (venv / ".complete").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        run([sys.executable, "-m", "venv", venv], timeout=120)
+        run(
+            [venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-index"]
+            + ["--find-links", wheelhouse, "prisma==0.15.0", "psycopg[binary]"]
+            + ["litellm-proxy-extras==0.4.110"],
+            timeout=300,
+        )
+        (venv / ".complete").write_text("")
+    yield venv
+    lock.close()
+
+
+def run_migrations(venv: Path, postgres, env_file: Path, *, check=True):
+    """engine/migrate.py, as the deploy runs it: the URL and password from a root-only file."""
+    env_file.write_text(
+        f"DATABASE_URL=postgresql://{postgres.user}@127.0.0.1:{postgres.port}/"
+        f"{postgres.database}?sslmode=require&connection_limit=5\n"
+        f"PGPASSWORD={postgres.password}\n"
+    )
+    env_file.chmod(0o600)
+    return run(
+        [venv / "bin" / "python", ENGINE / "migrate.py", "--env-file", env_file],
+        env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
+        timeout=300,
+        check=check,
+    )
+
+
+@pytest.fixture(scope="session")
+def litellm_db(postgres, wheel_venv, work_dir):
+    """The `litellm` role and database, with LiteLLM's schema built by our migration runner."""
     # the password travels on psql's stdin, not its command line
     postgres.psql(
         f"\\set pw '{postgres.password}'\nCREATE ROLE litellm LOGIN PASSWORD :'pw';",
@@ -268,7 +293,7 @@ def litellm_db(postgres, litellm_files):
     )
     postgres.psql("CREATE DATABASE litellm OWNER litellm", superuser=True)
     started = time.monotonic()
-    postgres.migrate(litellm_files["migrations"])
+    postgres.first_migration = run_migrations(wheel_venv, postgres, work_dir / "litellm.env")
     postgres.migrate_seconds = time.monotonic() - started
     return postgres
 
@@ -290,32 +315,10 @@ def prisma_env(venv: Path, home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def prisma_venv(engine_ready, litellm_files, work_dir):
-    """prisma-client-py 0.15.0 installed from the wheelhouse (cached), with the client
-    generated for LiteLLM's schema in this session."""
-    wheelhouse = litellm_files["wheelhouse"]
-    venv = artifacts.cache_dir() / "integration" / f"prisma-venv-{wheelhouse.name}"
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    lock = (venv.parent / f"{venv.name}.lock").open("w")
-    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the session ends
-    if not (venv / ".complete").exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        run([sys.executable, "-m", "venv", venv], timeout=120)
-        run(
-            [
-                venv / "bin" / "python",
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-index",
-                "--find-links",
-                wheelhouse,
-                "prisma==0.15.0",
-            ],
-            timeout=300,
-        )
-        (venv / ".complete").write_text("")
+def prisma_venv(engine_ready, wheel_venv, litellm_files, work_dir):
+    """prisma-client-py 0.15.0 from the wheelhouse, with the client generated for LiteLLM's
+    schema in this session."""
+    venv = wheel_venv
     home = work_dir / "generate-home"
     home.mkdir()
     schema_copy = work_dir / "schema" / "schema.prisma"
@@ -335,7 +338,6 @@ def prisma_venv(engine_ready, litellm_files, work_dir):
         "generate_output": result.stdout + result.stderr,
         "generate_seconds": time.monotonic() - started,
     }
-    lock.close()
 
 
 class Driver:
