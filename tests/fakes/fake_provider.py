@@ -47,6 +47,9 @@ def count_words(messages) -> int:
 class Handler(BaseHTTPRequestHandler):
     server_version = "fake-provider/1"
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: without TCP_NODELAY, Nagle and delayed ACK hold the
+    # body ~40 ms on every reused (keep-alive) connection.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: tests read responses, not logs
         pass
