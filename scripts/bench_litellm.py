@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import hashlib
 import hmac
-import json
 import socket
 import statistics
 import subprocess
@@ -40,6 +39,10 @@ from urllib.parse import urlsplit
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bundle.inventory_data import InventoryError, load_hosts  # noqa: E402
+
 PROMPT = [{"role": "user", "content": "Say hello to the benchmark please"}]
 HIGH_LIMIT = 1_000_000  # requests/tokens per minute: the benchmark must never hit a limit
 
@@ -75,17 +78,11 @@ class Run:
 
 def llm_host(inventory: str) -> LlmHost:
     """The first `llm` host exactly as pyinfra sees it (group_data merged), via its own CLI."""
-    pyinfra = Path(sys.executable).with_name("pyinfra")
-    result = subprocess.run(
-        [str(pyinfra), str(Path(inventory).resolve()), "debug-inventory", "--json"],
-        cwd=REPO,  # group_data/ is found relative to the working directory
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BenchError(f"cannot load inventory {inventory}: {result.stderr.strip()[-500:]}")
-    hosts = [h for h in json.loads(result.stdout) if "llm" in h["groups"]]
+    try:
+        loaded = load_hosts(inventory)
+    except InventoryError as error:
+        raise BenchError(str(error)) from None
+    hosts = [h for h in loaded if "llm" in h["groups"]]
     if not hosts:
         raise BenchError(f"{inventory}: no host in the `llm` group; nothing to benchmark")
     name, data = hosts[0]["name"], hosts[0]["data"]

@@ -6,15 +6,14 @@ data, with strict host key checking whenever the inventory names a known_hosts f
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import testinfra
+
+from bundle.inventory_data import InventoryError, load_hosts
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,20 +38,12 @@ class InventoryHost:
 
 
 def load_inventory(path: str) -> list[InventoryHost]:
-    """The inventory exactly as pyinfra sees it (group_data merged), read through its own CLI."""
-    pyinfra = Path(sys.executable).with_name("pyinfra")
-    result = subprocess.run(
-        [str(pyinfra), str(Path(path).resolve()), "debug-inventory", "--json"],
-        cwd=REPO,  # group_data/ is found relative to the working directory
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise pytest.UsageError(f"cannot load inventory {path}: {result.stderr.strip()[-500:]}")
-    return [
-        InventoryHost(h["name"], tuple(h["groups"]), h["data"]) for h in json.loads(result.stdout)
-    ]
+    """The inventory exactly as pyinfra sees it (group_data merged)."""
+    try:
+        hosts = load_hosts(path)
+    except InventoryError as error:
+        raise pytest.UsageError(str(error)) from None
+    return [InventoryHost(h["name"], tuple(h["groups"]), h["data"]) for h in hosts]
 
 
 def ssh_config_for(hosts, directory: Path) -> Path:
