@@ -45,15 +45,19 @@ DEFAULTS = {
     "redis_port": 6379,
 }
 ENGINE_MODES = ("bundled", "native")
-# Prisma's generated client, its CLI (shipped in the engine's npm packages) and the engine.
-PRISMA_ENV = {
+# Both modes: the Prisma CLI is the one in the engine's npm packages (no npm on hosts), run by
+# Debian's node, without its telemetry call.
+PRISMA_CLI_ENV = {
     "PRISMA_BINARY_CACHE_DIR": ENGINE,
     "PRISMA_USE_GLOBAL_NODE": "1",
     "PRISMA_HIDE_UPDATE_MESSAGE": "1",
+    "CHECKPOINT_DISABLE": "1",
+}
+# Bundled mode: our bridge is the query engine, the schema engine a stand-in (no download), and
+# the platform is given so no engine `--version` probe runs at every connect.
+BUNDLED_ENGINE_ENV = {
     "PRISMA_QUERY_ENGINE_BINARY": f"{ENGINE}/bin/query-engine",
     "PRISMA_SCHEMA_ENGINE_BINARY": f"{ENGINE}/bin/schema-engine",
-    # No telemetry call from the Prisma CLI; no engine `--version` probe at every connect.
-    "CHECKPOINT_DISABLE": "1",
     "PRISMA_BINARY_PLATFORM": "debian-openssl-3.0.x",
 }
 # Nothing is fetched from the internet at import or at run time.
@@ -79,6 +83,22 @@ def engine_mode() -> str:
             "(group_data)"
         )
     return mode
+
+
+def prisma_environment(mode: str) -> dict[str, str]:
+    """What `prisma generate` and the service need: in native mode Prisma downloads its own
+    engines (hosts must reach Prisma's binary server)."""
+    return PRISMA_CLI_ENV | (BUNDLED_ENGINE_ENV if mode == "bundled" else {})
+
+
+def prisma_generate_command(mode: str) -> str:
+    """Generate LiteLLM's Prisma client into the venv (the schema's generator, `prisma-client-py`,
+    is a script in the venv's bin)."""
+    env = " ".join(f"{k}={v}" for k, v in prisma_environment(mode).items())
+    return (
+        f"cd {SITE}/litellm/proxy && env HOME=/root PATH={VENV}/bin:/usr/bin:/bin {env} "
+        f"{VENV}/bin/prisma generate --schema schema.prisma >/dev/null"
+    )
 
 
 def workers() -> int:
@@ -157,17 +177,9 @@ def deploy_litellm():
         root=ROOT,
         artifact=artifacts.artifact_name("litellm"),
     )
-    # prisma-client-py writes the generated client into the venv's site-packages; its CLI is the
-    # one in the engine's npm packages, so nothing is downloaded.
-    prisma_env = " ".join(f"{k}={v}" for k, v in PRISMA_ENV.items())
     client = server.shell(
         name="Generate LiteLLM's Prisma client",
-        commands=[
-            # The schema's generator (`prisma-client-py`) is a script in the venv's bin.
-            f"cd {SITE}/litellm/proxy && env HOME=/root PATH={VENV}/bin:/usr/bin:/bin {prisma_env} "
-            f"{VENV}/bin/prisma generate --schema schema.prisma >/dev/null",
-            f"echo {generated} > {VENV}/.prisma-generated",
-        ],
+        commands=[prisma_generate_command(mode), f"echo {generated} > {VENV}/.prisma-generated"],
         # Facts are read before anything runs: also regenerate when this run replaced either.
         _if=lambda: not client_current or venv.did_change() or engine.did_change(),
     )
@@ -202,7 +214,7 @@ def deploy_litellm():
         listen_address=own_address,
         port=setting("litellm_port"),
         workers=worker_count,
-        environment={**OFFLINE_ENV, **(PRISMA_ENV if mode == "bundled" else {})},
+        environment=OFFLINE_ENV | prisma_environment(mode),
     )
     systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
     started = systemd.service(

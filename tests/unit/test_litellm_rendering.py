@@ -10,7 +10,7 @@ import yaml
 from bundle import sizing
 from bundle.facts import LiteLLMPendingMigrations
 from bundle.render import render
-from tasks.litellm import OFFLINE_ENV, PRISMA_ENV
+from tasks.litellm import OFFLINE_ENV, prisma_environment, prisma_generate_command
 
 # engine/ is the Node engine's directory, not a Python package: load its runner by path.
 _spec = importlib.util.spec_from_file_location(
@@ -84,7 +84,7 @@ def unit(**overrides):
         "listen_address": "10.0.0.21",
         "port": 4000,
         "workers": 3,
-        "environment": OFFLINE_ENV | PRISMA_ENV,
+        "environment": OFFLINE_ENV | prisma_environment("bundled"),
     } | overrides
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str
@@ -165,3 +165,19 @@ def test_concurrent_index_migrations_are_recognised_by_their_index_name():
     sql = '-- CONCURRENTLY in a comment\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "i1" ON "t" ("c");'
     assert migrate.CONCURRENT_INDEX.findall(migrate.sql_without_comments(sql)) == ["i1"]
     assert "CONCURRENTLY" not in migrate.sql_without_comments("-- CONCURRENTLY\nSELECT 1;")
+
+
+def test_bundled_mode_points_prisma_at_the_bridge_and_downloads_nothing():
+    command = prisma_generate_command("bundled")
+    assert "PRISMA_QUERY_ENGINE_BINARY=/opt/litellm/engine/bin/query-engine" in command
+    assert "PRISMA_SCHEMA_ENGINE_BINARY=/opt/litellm/engine/bin/schema-engine" in command
+    assert "PRISMA_BINARY_CACHE_DIR=/opt/litellm/engine" in command  # the bundled Prisma CLI
+    assert "CHECKPOINT_DISABLE=1" in command
+
+
+def test_native_mode_lets_prisma_fetch_its_own_engines():
+    env = prisma_environment("native")
+    assert "PRISMA_QUERY_ENGINE_BINARY" not in env and "PRISMA_SCHEMA_ENGINE_BINARY" not in env
+    assert "PRISMA_QUERY_ENGINE_BINARY" not in prisma_generate_command("native")
+    _, text = unit(environment=OFFLINE_ENV | env)
+    assert "query-engine" not in text
