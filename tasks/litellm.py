@@ -169,7 +169,7 @@ def deploy_litellm():
         dest=f"{CACHE}/litellm-wheelhouse.tar",
         mode="600",
     )
-    generated = f"{artifacts.artifact_name('litellm')}+{artifacts.engine_name()}"
+    generated = f"{artifacts.artifact_name('litellm')}+{artifacts.engine_name()}+{mode}"
     client_current = host.get_fact(FileText, path=f"{VENV}/.prisma-generated") == generated
     venv = venv_from_wheelhouse(
         name="Install LiteLLM from the wheelhouse",

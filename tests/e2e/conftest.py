@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -173,7 +174,7 @@ def psql_as(client, role, database, password, target, *, sslmode="require", sql=
     command = (
         "read -r PGPASSWORD; export PGPASSWORD; "
         f"psql -XAt 'host={target} dbname={database} user={role} sslmode={sslmode} "
-        f'connect_timeout=5\' -c "{sql}"'
+        f"connect_timeout=5' -c {shlex.quote(sql)}"
     )
     return ssh(client, command, input=password + "\n", timeout=60)
 
