@@ -115,7 +115,7 @@ def service_address(group: str) -> str:
     return "127.0.0.1" if address == host.data.get("private_address") else address
 
 
-def database_url(pool_limit: int) -> str:
+def database_url() -> str:
     db = service_address("db")
     # TLS to a remote database (pg_hba has hostssl for remote peers); the password is not in the
     # URL (see templates/litellm/litellm.env.j2). LiteLLM adds the pool parameters itself.
@@ -201,7 +201,7 @@ def deploy_litellm():
         group="litellm",
         master_key=secrets["litellm_master_key"],
         salt_key=secrets["litellm_salt_key"],
-        database_url=database_url(pool_limit),
+        database_url=database_url(),
         database_password=secrets["postgres_litellm_password"],
         redis_host=service_address("cache"),
         redis_port=setting("redis_port"),
