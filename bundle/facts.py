@@ -178,5 +178,6 @@ class LiteLLMPendingMigrations(FactBase):
         )
 
     def process(self, output):
-        words = "".join(output).split()
+        # The count is the last line; warnings (e.g. a changed checksum) may come before it.
+        words = output[-1].split() if output else []
         return int(words[1]) if len(words) == 2 and words[0] == "pending" else None

@@ -206,10 +206,14 @@ def _switch_link(link: str, target: str, releases: str, keep: str):
 def running_service(unit: str, label: str, *, restart_when=(), reload_when=()):
     """Keep `unit` started and enabled; restart it (or reload it) only when one of the given
     operations changed something it reads. Restarts also follow a package's own first start,
-    which ran on the package's default configuration."""
-    systemd.service(name=f"Start and enable {label}", service=unit, running=True, enabled=True)
+    which ran on the package's default configuration. Returns the start and restart operations
+    (the latter None without `restart_when`), for steps that follow either."""
+    started = systemd.service(
+        name=f"Start and enable {label}", service=unit, running=True, enabled=True
+    )
+    restarted = None
     if restart_when:
-        systemd.service(
+        restarted = systemd.service(
             name=f"Restart {label} to load new settings",
             service=unit,
             restarted=True,
@@ -222,6 +226,7 @@ def running_service(unit: str, label: str, *, restart_when=(), reload_when=()):
             reloaded=True,
             _if=any_changed(*reload_when),
         )
+    return started, restarted
 
 
 def applied_sysctls(template: str, dest: str, *, label: str, kernel_global: bool):

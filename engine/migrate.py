@@ -98,7 +98,9 @@ def checksum(sql: str) -> str:
 
 
 def ledger(conn) -> dict[str, tuple[str, bool]]:
-    """migration name -> (checksum, finished) for rows not rolled back."""
+    """migration name -> (checksum, finished) for rows not rolled back; {} before the first run."""
+    if conn.execute("SELECT to_regclass('\"_prisma_migrations\"')").fetchone()[0] is None:
+        return {}
     rows = conn.execute(
         'SELECT migration_name, checksum, finished_at IS NOT NULL FROM "_prisma_migrations" '
         "WHERE rolled_back_at IS NULL"
@@ -107,7 +109,7 @@ def ledger(conn) -> dict[str, tuple[str, bool]]:
 
 
 def pending(conn, migrations: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    conn.execute(LEDGER_DDL)
+    """The migrations the ledger does not record (read-only: also what --pending reports)."""
     done = ledger(conn)
     unfinished = sorted(name for name, (_, finished) in done.items() if not finished)
     if unfinished:
@@ -185,6 +187,7 @@ def migrate(database_url: str, migrations_dir: Path, *, only_report: bool) -> in
             print(f"pending {len(todo)}")
             return 0
         conn.execute("SELECT pg_advisory_lock(%s)", (PRISMA_ADVISORY_LOCK_KEY,))
+        conn.execute(LEDGER_DDL)
         todo = pending(conn, migrations)
         print(f"{len(migrations)} migrations shipped, {len(todo)} to apply", flush=True)
         started = time.monotonic()

@@ -24,11 +24,9 @@ import argparse
 import contextlib
 import hashlib
 import hmac
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -42,6 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bundle.inventory_data import InventoryError, load_hosts  # noqa: E402
+from bundle.ssh_tunnel import TunnelError, ssh_tunnel  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "Say hello to the benchmark please"}]
 HIGH_LIMIT = 1_000_000  # requests/tokens per minute: the benchmark must never hit a limit
@@ -123,47 +122,15 @@ def on_host(host: LlmHost, command: str, timeout: float = 60) -> str:
     return result.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def tunnel(host: LlmHost, target: str, port: int):
     """127.0.0.1:<free port> forwarded to target:port as seen from the llm host; always closed."""
-    local = free_port()
-    ssh = list(host.ssh)
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [*ssh[:-1], "-N", "-o", "ExitOnForwardFailure=yes"]
-            + ["-L", f"127.0.0.1:{local}:{target}:{port}", ssh[-1]],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,  # "connect failed" lines while LiteLLM restarts; shown only on failure
-        )
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise BenchError(
-                        f"SSH tunnel to {target}:{port} via {host.name} failed: "
-                        f"{log.read().decode(errors='replace').strip()[-500:]}"
-                    )
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", local)):
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError(f"SSH tunnel to {target}:{port} via {host.name}: no listener")
-                time.sleep(0.1)
-            yield f"http://127.0.0.1:{local}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    *ssh, via = host.ssh
+    try:
+        with ssh_tunnel(ssh, via, target, port, timeout=15) as url:
+            yield url
+    except TunnelError as error:
+        raise BenchError(str(error)) from None
 
 
 def master_key(environment: str) -> str:

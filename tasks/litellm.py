@@ -20,7 +20,12 @@ from bundle import artifacts, firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import FileText, LiteLLMPendingMigrations, PythonVersion
-from bundle.operations import release_from_tar, rendered_file, venv_from_wheelhouse
+from bundle.operations import (
+    release_from_tar,
+    rendered_file,
+    running_service,
+    venv_from_wheelhouse,
+)
 
 ROOT = "/opt/litellm"
 CACHE = "/var/cache/gateway-bundle"
@@ -217,14 +222,10 @@ def deploy_litellm():
         environment=OFFLINE_ENV | prisma_environment(mode),
     )
     systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
-    started = systemd.service(
-        name="Start and enable LiteLLM", service="litellm.service", running=True, enabled=True
-    )
-    restarted = systemd.service(
-        name="Restart LiteLLM to load new settings",
-        service="litellm.service",
-        restarted=True,
-        _if=any_changed(config, environment, unit, venv, engine, client),
+    started, restarted = running_service(
+        "litellm.service",
+        "LiteLLM",
+        restart_when=(config, environment, unit, venv, engine, client),
     )
     rendered_file(
         "litellm/wait-ready.py.j2",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -210,57 +209,6 @@ def fake_provider_url(roles):
     deployed = deploy_fake_provider(roles["edge"])
     assert deployed.returncode == 0, deployed.stderr[-2000:]
     return f"http://{roles['address'][roles['edge']]}:9999/v1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Tunnel:
-    """An SSH port forward from the control machine through `via` to `address:port` on the
-    testbed's private network, the way an operator reaches a private service."""
-
-    def __init__(self, via: str, address: str, port: int):
-        from testbed import paths
-
-        self.local_port = free_port()
-        self.url = f"http://127.0.0.1:{self.local_port}"
-        self.process = subprocess.Popen(
-            [
-                "ssh",
-                "-F",
-                str(paths.SSH_CONFIG),
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ExitOnForwardFailure=yes",
-                "-N",
-                "-L",
-                f"127.0.0.1:{self.local_port}:{address}:{port}",
-                via,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ssh tunnel through {via} exited {self.process.returncode}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.local_port)) == 0:
-                    return
-            time.sleep(0.2)
-        self.close()
-        raise RuntimeError(f"ssh tunnel through {via} did not open within 20 s")
-
-    def close(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def probe(source, address, port):

@@ -16,7 +16,10 @@ import uuid
 import httpx
 import pytest
 
-from .conftest import REPO, Tunnel, probe, psql_as_litellm, secret, ssh
+from bundle.ssh_tunnel import ssh_tunnel
+from testbed import paths
+
+from .conftest import REPO, probe, psql_as_litellm, secret, ssh
 
 PORT = 4000
 INPUT_COST, OUTPUT_COST = 0.000002, 0.000004
@@ -30,9 +33,9 @@ def litellm(first_deploy, roles):
     llm = roles["llm"]
     ready = ssh(llm, "/opt/litellm/wait-ready", timeout=400)
     assert ready.returncode == 0, ready.stdout + ready.stderr
-    tunnel = Tunnel(llm, roles["address"][llm], PORT)
-    yield tunnel.url
-    tunnel.close()
+    testbed_ssh = ["ssh", "-F", str(paths.SSH_CONFIG), "-o", "BatchMode=yes"]
+    with ssh_tunnel(testbed_ssh, llm, roles["address"][llm], PORT) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

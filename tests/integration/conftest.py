@@ -10,7 +10,6 @@ import os
 import queue
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,12 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 sys.path.insert(0, str(REPO))
 from bundle import artifacts  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bundle.ssh_tunnel import free_port  # noqa: E402
 
 
 def run(args, *, timeout=120, env=None, cwd=None, check=True, user=None, stdin=None):
