@@ -10,12 +10,13 @@ TOPOLOGY ?= single
 # Debian packages the control machine needs: the testbed's tools (it also installs them itself
 # when missing), OpenSSH for pyinfra's and testinfra's connections, Node.js to build the bundled
 # Prisma engine (npm comes with it or as Debian's `npm`), PostgreSQL and OpenSSL for the
-# integration tests' throwaway database, Chromium and its driver for the admin UI check.
+# integration tests' throwaway database, Redis for their throwaway LiteLLM proxy, Chromium and
+# its driver for the admin UI check.
 SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux openssh-client \
-	nodejs postgresql openssl chromium chromium-driver
+	nodejs postgresql openssl redis-server chromium chromium-driver
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status bench bench-litellm lock lock-litellm
+	testbed-up testbed-down testbed-status bench bench-litellm lock lock-litellm lock-saas-api
 
 setup: $(VENV)/.installed
 
@@ -101,6 +102,13 @@ lock-litellm: setup
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 		--no-emit-index-url --no-emit-find-links \
 		-o bundle/requirements/litellm.lock bundle/requirements/litellm.in
+
+# Re-resolve the hash-locked SaaS API dependencies pushed to api hosts.
+lock-saas-api: setup
+	$(BIN)/pip install --quiet pip-tools==7.6.2
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links \
+		-o bundle/requirements/saas_api.lock bundle/requirements/saas_api.in
 
 # Re-resolve requirements.lock (hashes included) from requirements.in.
 lock:

@@ -1,6 +1,8 @@
 """Real parts for the bridge's integration tests: a throwaway PostgreSQL 15 (TLS, SCRAM) with
 LiteLLM's schema migrated in, a venv with prisma-client-py 0.15.0 from the LiteLLM wheelhouse,
-the client generated for LiteLLM's schema.prisma, and a long-lived process driving it."""
+the client generated for LiteLLM's schema.prisma, and a long-lived process driving it. For tests
+of LiteLLM's admin API: a real LiteLLM proxy configured as the deploy configures it, with a
+throwaway Redis and the fake LLM provider (litellm_service.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 from bundle import artifacts  # noqa: E402
 from bundle.ssh_tunnel import free_port  # noqa: E402
+
+from .litellm_service import (  # noqa: E402
+    FakeProvider,
+    LiteLLMProxy,
+    RedisServer,
+    bundled_engine_environment,
+    client_marker,
+    schema_dir,
+)
 
 
 def run(args, *, timeout=120, env=None, cwd=None, check=True, user=None, stdin=None):
@@ -436,3 +447,83 @@ def client(driver_factory):
     driver = driver_factory(name="client")
     driver.ok("connect", timeout=120, timeout_s=60)
     return driver
+
+
+@pytest.fixture(scope="session")
+def litellm_venv(engine_ready, litellm_files):
+    """The whole LiteLLM venv, installed as hosts install it (`--no-index --require-hashes` from
+    the wheelhouse and bundle/requirements/litellm.lock; cached per lock), with LiteLLM's Prisma
+    client generated as the deploy generates it, against this checkout's engine/."""
+    wheelhouse = litellm_files["wheelhouse"]
+    venv = artifacts.cache_dir() / "integration" / f"litellm-venv-{wheelhouse.name}"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    lock = (venv.parent / f"{venv.name}.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the session ends
+    if not (venv / ".complete").exists():
+        started = time.monotonic()
+        shutil.rmtree(venv, ignore_errors=True)
+        run([sys.executable, "-m", "venv", venv], timeout=120)
+        run(
+            [venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-index"]
+            + ["--find-links", wheelhouse, "--require-hashes"]
+            + ["-r", artifacts.lock_path("litellm")],
+            timeout=600,
+        )
+        (venv / ".complete").write_text(f"installed in {time.monotonic() - started:.1f} s\n")
+    marker = venv / ".prisma-generated"
+    if not marker.exists() or marker.read_text() != client_marker(ENGINE):
+        marker.unlink(missing_ok=True)
+        home = venv / ".generate-home"
+        home.mkdir(exist_ok=True)
+        # as prisma_generate_command("bundled"): in LiteLLM's proxy directory, its schema
+        run(
+            [venv / "bin" / "prisma", "generate", "--schema", "schema.prisma"],
+            env=prisma_env(venv, home) | bundled_engine_environment(ENGINE),
+            cwd=schema_dir(venv),
+            timeout=300,
+        )
+        marker.write_text(client_marker(ENGINE))
+    yield venv
+    lock.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(work_dir):
+    """A throwaway Redis on loopback behind the production ACL (user `litellm`)."""
+    server = RedisServer(work_dir / "redis")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_provider(work_dir):
+    """The fake LLM provider on loopback, requiring its API key."""
+    provider = FakeProvider(work_dir / "fake-provider")
+    try:
+        provider.start()
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture(scope="session")
+def litellm_proxy(litellm_venv, litellm_db, redis_server, fake_provider, work_dir):
+    """A real LiteLLM proxy on loopback, configured and started as the deploy does (one
+    worker), ready with its database connected. Offers base_url, master_key, provider_url,
+    provider_api_key, add_model(), admin(), restart(), log_tail(). Stopped at the end."""
+    proxy = LiteLLMProxy(
+        venv=litellm_venv,
+        root=work_dir / "litellm-proxy",
+        database=litellm_db,
+        redis=redis_server,
+        provider=fake_provider,
+        engine=ENGINE,
+    )
+    try:
+        proxy.start()
+        yield proxy
+    finally:
+        proxy.stop()

@@ -1,0 +1,142 @@
+"""The client for LiteLLM's admin API, with the master key.
+
+Errors come in two kinds (callers treat them differently): LiteLLMUnavailable is "retry later"
+(connection refused, timeout, 5xx); LiteLLMRejected is "give up" (LiteLLM refused the request).
+A missing object is not an error: the lookups return None."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class LiteLLMError(Exception):
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class LiteLLMUnavailable(LiteLLMError):
+    pass
+
+
+class LiteLLMRejected(LiteLLMError):
+    pass
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    error = body.get("error", body.get("detail", body)) if isinstance(body, dict) else body
+    if isinstance(error, dict):
+        error = error.get("message", error.get("error", error))
+    return str(error)[:300]
+
+
+class LiteLLMClient:
+    def __init__(
+        self,
+        base_url: str,
+        master_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {master_key}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict | None = None,
+        params: dict | None = None,
+        missing: tuple[int, ...] = (),
+    ) -> Any:
+        try:
+            response = await self._http.request(method, path, json=json, params=params)
+        except httpx.HTTPError as error:
+            raise LiteLLMUnavailable(
+                f"LiteLLM {method} {path}: {type(error).__name__}: {error}"
+            ) from None
+        if response.status_code in missing:
+            return None
+        if response.status_code >= 500:
+            raise LiteLLMUnavailable(
+                f"LiteLLM {method} {path} answered {response.status_code}: {_message(response)}",
+                response.status_code,
+            )
+        if response.status_code >= 400:
+            raise LiteLLMRejected(
+                f"LiteLLM {method} {path} answered {response.status_code}: {_message(response)}",
+                response.status_code,
+            )
+        return response.json()
+
+    # health and models ------------------------------------------------------------------------
+
+    async def readiness(self) -> dict:
+        return await self._call("GET", "/health/readiness")
+
+    async def model_names(self) -> set[str]:
+        """The model names LiteLLM serves (config and database)."""
+        body = await self._call("GET", "/model/info")
+        return {entry["model_name"] for entry in body.get("data", []) if entry.get("model_name")}
+
+    # teams ------------------------------------------------------------------------------------
+
+    async def get_team(self, team_id: str) -> dict | None:
+        body = await self._call("GET", "/team/info", params={"team_id": team_id}, missing=(404,))
+        return None if body is None else body.get("team_info", body)
+
+    async def create_team(self, team_id: str, **fields) -> dict:
+        return await self._call("POST", "/team/new", json={"team_id": team_id, **fields})
+
+    async def update_team(self, team_id: str, **fields) -> dict:
+        return await self._call("POST", "/team/update", json={"team_id": team_id, **fields})
+
+    async def delete_team(self, team_id: str) -> None:
+        await self._call("POST", "/team/delete", json={"team_ids": [team_id]}, missing=(404,))
+
+    async def team_daily_activity(self, team_id: str, *, start: str, end: str) -> dict:
+        """Spend per day with per-model breakdowns; dates are YYYY-MM-DD (UTC)."""
+        return await self._call(
+            "GET",
+            "/team/daily/activity/aggregated",
+            params={"team_ids": team_id, "start_date": start, "end_date": end},
+        )
+
+    # keys -------------------------------------------------------------------------------------
+
+    async def get_key(self, key: str) -> dict | None:
+        """The key's record; None when it never existed or was deleted (LiteLLM answers a
+        deleted key with its archived record)."""
+        body = await self._call("GET", "/key/info", params={"key": key}, missing=(404,))
+        info = None if body is None else body.get("info", body)
+        return None if info is None or info.get("status") == "deleted" else info
+
+    async def generate_key(self, key: str, **fields) -> dict:
+        return await self._call("POST", "/key/generate", json={"key": key, **fields})
+
+    async def update_key(self, key: str, **fields) -> dict:
+        return await self._call("POST", "/key/update", json={"key": key, **fields})
+
+    async def delete_key(self, key: str) -> None:
+        await self._call("POST", "/key/delete", json={"keys": [key]}, missing=(404,))
+
+    async def set_key_blocked(self, key: str, blocked: bool) -> bool:
+        """Blocking reaches every LiteLLM worker at once (a cache invalidation LiteLLM
+        broadcasts); a delete alone does not. False when the key does not exist."""
+        path = "/key/block" if blocked else "/key/unblock"
+        return await self._call("POST", path, json={"key": key}, missing=(404,)) is not None

@@ -1,0 +1,116 @@
+"""The service's tables. Money is NUMERIC (top-ups add exactly); LiteLLM sees floats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+MONEY = Numeric(20, 6)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Organization(Timestamps, Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    litellm_organization_id: Mapped[str | None] = mapped_column(String(128))
+
+    teams: Mapped[list[Team]] = relationship(back_populates="organization")
+
+
+class ModelGroup(Timestamps, Base):
+    __tablename__ = "model_groups"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    models: Mapped[list[str]] = mapped_column(JSONB)
+
+
+class TeamModelGroup(Base):
+    __tablename__ = "team_model_groups"
+
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("teams.team_id", ondelete="CASCADE"), primary_key=True
+    )
+    # RESTRICT: a group cannot disappear under a team that uses it.
+    group_name: Mapped[str] = mapped_column(
+        ForeignKey("model_groups.name", ondelete="RESTRICT", onupdate="CASCADE"),
+        primary_key=True,
+    )
+
+
+class Team(Timestamps, Base):
+    """A team and its one virtual key. `status` records how far LiteLLM has caught up:
+    creating (intent recorded, LiteLLM may be partly done), active, suspended, deleting."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    team_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT")
+    )
+    max_budget: Mapped[Decimal] = mapped_column(MONEY)
+    budget_duration: Mapped[str | None] = mapped_column(String(32))
+    rpm_limit: Mapped[int | None] = mapped_column(Integer)
+    tpm_limit: Mapped[int | None] = mapped_column(Integer)
+    metadata_: Mapped[dict] = mapped_column("metadata", JSONB, default=dict)
+    status: Mapped[str] = mapped_column(String(16))
+    # The key: generated before LiteLLM is called, encrypted with the key-encryption secret.
+    key_generation: Mapped[int] = mapped_column(Integer, default=1)
+    key_ciphertext: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # A rotation in progress: the next key, recorded before LiteLLM issues it.
+    pending_key_ciphertext: Mapped[str | None] = mapped_column(Text)
+    pending_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    organization: Mapped[Organization] = relationship(back_populates="teams")
+    group_links: Mapped[list[TeamModelGroup]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def group_names(self) -> list[str]:
+        return sorted(link.group_name for link in self.group_links)
+
+    def key_alias(self, generation: int | None = None) -> str:
+        generation = generation or self.key_generation
+        return f"{self.team_id}_key" + (f"_{generation}" if generation > 1 else "")
+
+
+class Credit(Base):
+    """One budget top-up; a caller-given reference makes a retried top-up count once."""
+
+    __tablename__ = "credits"
+    __table_args__ = (UniqueConstraint("team_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.team_id", ondelete="CASCADE"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    reference: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,191 @@
+"""Teams: each is a LiteLLM team plus one virtual key, limited to its model groups' models."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from saas_api import teams as service
+from saas_api import usage
+from saas_api.deps import (
+    AdminDep,
+    AdminOrTeamDep,
+    LiteLLMDep,
+    SessionDep,
+    SettingsDep,
+    VaultDep,
+)
+from saas_api.errors import ApiError
+from saas_api.keys import KeyVault
+from saas_api.models import Credit, Team, TeamModelGroup
+from saas_api.schemas import CreditRequest, TeamCreate, TeamOut, TeamUpdate, UsageOut
+
+router = APIRouter(prefix="/api/teams", tags=["teams"])
+
+
+async def out(session, team: Team, *, vault: KeyVault | None = None, litellm=None) -> TeamOut:
+    """The team; with `vault` its key, with `litellm` its spend (both for one team only)."""
+    answer = TeamOut(
+        team_id=team.team_id,
+        name=team.name,
+        organization_id=team.organization_id,
+        status=team.status,
+        max_budget=float(team.max_budget),
+        budget_duration=team.budget_duration,
+        rpm_limit=team.rpm_limit,
+        tpm_limit=team.tpm_limit,
+        metadata=team.metadata_,
+        model_groups=team.group_names,
+        models=await service.team_models(session, team),
+        key_alias=team.key_alias(),
+        created_at=team.created_at,
+        updated_at=team.updated_at,
+    )
+    if vault is not None and team.status in ("active", "suspended"):
+        answer.virtual_key = vault.decrypt(team.key_ciphertext)
+    if litellm is not None and team.status in ("active", "suspended"):
+        spend = await usage.team_spend(litellm, team.team_id)
+        if spend is not None:
+            answer.spend = spend
+            answer.remaining_budget = max(float(team.max_budget) - spend, 0.0)
+    return answer
+
+
+@router.post("/create", response_model=TeamOut, status_code=201, dependencies=[AdminDep])
+async def create_team(
+    body: TeamCreate,
+    session: SessionDep,
+    litellm: LiteLLMDep,
+    vault: VaultDep,
+    settings: SettingsDep,
+    response: Response,
+):
+    team, created = await service.create_team(
+        session, litellm, vault, body, settings.default_model_group
+    )
+    if not created:
+        response.status_code = 200
+    await session.refresh(team)
+    return await out(session, team, vault=vault)
+
+
+@router.get("", response_model=list[TeamOut], dependencies=[AdminDep])
+async def list_teams(session: SessionDep, organization_id: str | None = Query(default=None)):
+    query = select(Team).order_by(Team.team_id)
+    if organization_id is not None:
+        query = query.where(Team.organization_id == organization_id)
+    return [await out(session, t) for t in await session.scalars(query)]
+
+
+@router.get("/{team_id}", response_model=TeamOut, dependencies=[AdminDep])
+async def get_team(team_id: str, session: SessionDep, vault: VaultDep, litellm: LiteLLMDep):
+    team = await service.load_team(session, team_id)
+    return await out(session, team, vault=vault, litellm=litellm)
+
+
+@router.put("/{team_id}", response_model=TeamOut, dependencies=[AdminDep])
+async def update_team(
+    team_id: str, body: TeamUpdate, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep
+):
+    """Omitted fields stay; the stored change is pushed to LiteLLM's team and key."""
+    team = await service.load_team(session, team_id, for_update=True)
+    service.require_settled(team)
+    fields = body.model_fields_set
+    for required in ("name", "max_budget", "model_groups", "metadata"):
+        if required in fields and getattr(body, required) is None:
+            raise ApiError(422, f"{required}: cannot be null")
+    if "model_groups" in fields:
+        groups = await service.resolve_groups(
+            session, body.model_groups, None, field="model_groups"
+        )
+        wanted = {g.name for g in groups}
+        team.group_links = [link for link in team.group_links if link.group_name in wanted] + [
+            TeamModelGroup(group_name=name) for name in sorted(wanted - set(team.group_names))
+        ]
+    for field in ("name", "budget_duration", "rpm_limit", "tpm_limit"):
+        if field in fields:
+            setattr(team, field, getattr(body, field))
+    if "max_budget" in fields:
+        team.max_budget = service.money(body.max_budget)
+    if "metadata" in fields:
+        team.metadata_ = body.metadata
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ApiError(
+            409, f"name: the organization already has a team named {body.name!r}"
+        ) from None
+    await session.refresh(team)
+    await service.push(session, litellm, vault, team, "team update")
+    return await out(session, team, vault=vault, litellm=litellm)
+
+
+async def _set_status(session, litellm, vault, team_id: str, status: str) -> TeamOut:
+    team = await service.load_team(session, team_id, for_update=True)
+    service.require_settled(team)
+    team.status = status
+    await session.commit()
+    await session.refresh(team)
+    await service.push(session, litellm, vault, team, f"{status[:-2]}ing the team")
+    return await out(session, team)
+
+
+@router.post("/{team_id}/suspend", response_model=TeamOut, dependencies=[AdminDep])
+async def suspend_team(team_id: str, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep):
+    """The key stops working (LiteLLM blocks it); spend and budget are kept."""
+    return await _set_status(session, litellm, vault, team_id, "suspended")
+
+
+@router.post("/{team_id}/resume", response_model=TeamOut, dependencies=[AdminDep])
+async def resume_team(team_id: str, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep):
+    return await _set_status(session, litellm, vault, team_id, "active")
+
+
+@router.post("/{team_id}/rotate-key", response_model=TeamOut, dependencies=[AdminDep])
+async def rotate_team_key(team_id: str, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep):
+    """A new key that works at once; the old one is deleted from LiteLLM."""
+    team = await service.load_team(session, team_id, for_update=True)
+    await service.rotate_key(session, litellm, vault, team)
+    await session.refresh(team)
+    return await out(session, team, vault=vault)
+
+
+@router.post("/{team_id}/credits", response_model=TeamOut, dependencies=[AdminDep])
+async def add_credits(
+    team_id: str, body: CreditRequest, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep
+):
+    """Adds `amount` to the team's max_budget. With a `reference`, a repeat adds nothing."""
+    team = await service.load_team(session, team_id, for_update=True)
+    service.require_settled(team)
+    already = body.reference is not None and await session.scalar(
+        select(Credit.id).where(Credit.team_id == team_id, Credit.reference == body.reference)
+    )
+    if not already:
+        amount = service.money(body.amount)
+        session.add(Credit(team_id=team_id, amount=amount, reference=body.reference))
+        team.max_budget = service.money(team.max_budget) + amount
+        await session.commit()
+        await session.refresh(team)
+    await service.push(session, litellm, vault, team, "budget top-up")
+    return await out(session, team, litellm=litellm)
+
+
+@router.get("/{team_id}/usage", response_model=UsageOut)
+async def team_usage(
+    team_id: str, caller: AdminOrTeamDep, session: SessionDep, litellm: LiteLLMDep
+):
+    """For the admin, or for the team itself with its own key; never another team's."""
+    if caller is not None and caller.team_id != team_id:
+        raise ApiError(403, "a team key can read only its own team's usage")
+    team = await service.load_team(session, team_id)
+    return await usage.team_usage(litellm, team)
+
+
+@router.delete("/{team_id}", dependencies=[AdminDep])
+async def delete_team(team_id: str, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep):
+    """Removes the LiteLLM key(s) and team, then the team; a repeat finishes an interrupted one."""
+    team = await service.load_team(session, team_id, for_update=True)
+    await service.delete_team(session, litellm, vault, team)
+    return {"deleted": team_id}

@@ -1,0 +1,167 @@
+"""The SaaS API under test: its own `saas` database on the session's PostgreSQL (migrated by
+`saas-api-migrate`, as the deploy does), talking to the real LiteLLM proxy on loopback. The app
+runs in-process (Starlette's TestClient) so tests can inject failures between its steps; every
+assertion about state reads it back with raw clients: psql for the database, httpx for LiteLLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from saas_api.main import create_app
+from saas_api.settings import Settings
+
+from ..conftest import REPO, run
+
+SAAS_SRC = REPO / "saas_api" / "src"
+
+
+class SaasDatabase:
+    def __init__(self, postgres):
+        self.postgres = postgres
+        self.password = secrets.token_urlsafe(18)
+        self.url = f"postgresql://saas@127.0.0.1:{postgres.port}/saas?sslmode=require"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        return env | {"DATABASE_URL": self.url, "PGPASSWORD": self.password}
+
+    def migrate(self, *args: str) -> subprocess.CompletedProcess:
+        """saas-api-migrate as the deploy runs it: a separate process, the URL and password
+        from its environment."""
+        env = self.env() | {"PYTHONPATH": str(SAAS_SRC)}
+        return run([sys.executable, "-m", "saas_api.migrate", *args], env=env, timeout=120)
+
+    def rows(self, sql: str, **variables) -> list[dict]:
+        """Rows as dicts, read with psql (the independent reader) as the saas role."""
+        wrapped = "SELECT coalesce(json_agg(_row), '[]'::json) FROM (" + sql + ") _row"  # noqa: S608
+        env = self.postgres.psql_env() | {
+            "PGUSER": "saas",
+            "PGPASSWORD": self.password,
+            "PGDATABASE": "saas",
+        }
+        assignments = [f"--set={name}={value}" for name, value in variables.items()]
+        result = run(
+            ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", *assignments, "-f", "-"],
+            env=env,
+            stdin=wrapped,
+        )
+        return json.loads(result.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def saas_db(postgres):
+    database = SaasDatabase(postgres)
+    postgres.psql(
+        f"\\set pw '{database.password}'\nCREATE ROLE saas LOGIN PASSWORD :'pw';",
+        superuser=True,
+    )
+    postgres.psql("CREATE DATABASE saas OWNER saas", superuser=True)
+    database.first_pending = database.migrate("--pending").stdout.strip()
+    database.first_migration = database.migrate().stdout
+    return database
+
+
+@pytest.fixture(scope="session")
+def saas_settings(saas_db, litellm_proxy) -> Settings:
+    return Settings(
+        database_url=saas_db.url,
+        master_key=secrets.token_urlsafe(32),
+        litellm_proxy_url=litellm_proxy.base_url,
+        litellm_master_key=litellm_proxy.master_key,
+        key_encryption_secret=Fernet.generate_key().decode(),
+        default_model_group=None,
+        max_body_bytes=16 * 1024,
+    )
+
+
+@pytest.fixture(scope="session")
+def saas_app(saas_db, saas_settings):
+    """The app with its lifespan running; PGPASSWORD for its libpq connections."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PGPASSWORD", saas_db.password)
+        app = create_app(saas_settings)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield client
+
+
+class Api:
+    """Calls to the SaaS API with the admin key (or none, or another)."""
+
+    def __init__(self, client: TestClient, settings: Settings):
+        self.client = client
+        self.admin_key = settings.master_key.get_secret_value()
+
+    def request(self, method: str, path: str, *, admin: bool = True, headers=None, **kwargs):
+        headers = dict(headers or {})
+        if admin:
+            headers["X-Admin-Key"] = self.admin_key
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def ok(self, method: str, path: str, expect=(200, 201), **kwargs) -> dict:
+        answer = self.request(method, path, **kwargs)
+        assert answer.status_code in expect, f"{method} {path}: {answer.status_code} {answer.text}"
+        return answer.json()
+
+
+@pytest.fixture(scope="session")
+def api(saas_app, saas_settings) -> Api:
+    return Api(saas_app, saas_settings)
+
+
+@pytest.fixture(scope="session")
+def models(litellm_proxy) -> list[str]:
+    """Three LiteLLM models routed to the fake provider, for the groups under test."""
+    names = [f"it-model-{n}-{uuid.uuid4().hex[:6]}" for n in ("a", "b", "c")]
+    for name in names:
+        litellm_proxy.add_model(name)
+    return names
+
+
+@pytest.fixture
+def unique():
+    """A fresh name per test: tests never depend on each other's leftovers."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+class LiteLLMReader:
+    """LiteLLM's state read back with the master key, bypassing the SaaS API."""
+
+    def __init__(self, proxy):
+        self.proxy = proxy
+
+    def get(self, path: str, **params) -> httpx.Response:
+        with self.proxy.admin() as client:
+            return client.get(path, params=params)
+
+    def team(self, team_id: str) -> dict | None:
+        answer = self.get("/team/info", team_id=team_id)
+        return None if answer.status_code == 404 else answer.json()
+
+    def keys_of_team(self, team_id: str) -> list[str]:
+        """Key hashes LiteLLM holds for the team (its /key/list)."""
+        answer = self.get("/key/list", team_id=team_id, size=100)
+        assert answer.status_code == 200, answer.text[:300]
+        return answer.json()["keys"]
+
+    def complete(self, key: str, model: str, content: str = "hello there") -> httpx.Response:
+        return httpx.post(
+            f"{self.proxy.base_url}/chat/completions",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"model": model, "messages": [{"role": "user", "content": content}]},
+            timeout=60,
+        )
+
+
+@pytest.fixture(scope="session")
+def litellm(litellm_proxy) -> LiteLLMReader:
+    return LiteLLMReader(litellm_proxy)
+
