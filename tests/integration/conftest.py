@@ -6,6 +6,7 @@ throwaway Redis and the fake LLM provider (litellm_service.py)."""
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
@@ -510,14 +511,30 @@ def fake_provider(work_dir):
 
 
 @pytest.fixture(scope="session")
-def litellm_proxy(litellm_venv, litellm_db, redis_server, fake_provider, work_dir):
+def litellm_proxy_db(litellm_db, wheel_venv, work_dir):
+    """The proxy's own LiteLLM database on the session's cluster: owned by the `litellm` role,
+    migrated by engine/migrate.py like litellm_db. A running LiteLLM writes on its own (views at
+    start, config, heartbeats, spend); the bridge tests' database stays free of that. Its
+    psql()/rows() read this database."""
+    database = copy.copy(litellm_db)
+    database.database = "litellm_proxy"
+    litellm_db.psql("CREATE DATABASE litellm_proxy OWNER litellm", superuser=True)
+    started = time.monotonic()
+    database.first_migration = run_migrations(wheel_venv, database, work_dir / "proxy-db.env")
+    database.migrate_seconds = time.monotonic() - started
+    return database
+
+
+@pytest.fixture(scope="session")
+def litellm_proxy(litellm_venv, litellm_proxy_db, redis_server, fake_provider, work_dir):
     """A real LiteLLM proxy on loopback, configured and started as the deploy does (one
     worker), ready with its database connected. Offers base_url, master_key, provider_url,
-    provider_api_key, add_model(), admin(), restart(), log_tail(). Stopped at the end."""
+    provider_api_key, database (psql/rows on its database), add_model(), admin(), restart(),
+    log_tail(), redact(). Stopped at the end."""
     proxy = LiteLLMProxy(
         venv=litellm_venv,
         root=work_dir / "litellm-proxy",
-        database=litellm_db,
+        database=litellm_proxy_db,
         redis=redis_server,
         provider=fake_provider,
         engine=ENGINE,

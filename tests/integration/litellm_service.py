@@ -268,7 +268,9 @@ class LiteLLMProxy:
     The deploy's templates are rendered with this session's values; the rendered unit's
     EnvironmentFile=, Environment=, WorkingDirectory= and ExecStart= are followed with the hosts'
     paths (/opt/litellm/venv, /opt/litellm/engine, /etc/litellm, /var/lib/litellm) moved to the
-    test venv, this checkout's engine/ and directories under `root`."""
+    test venv, this checkout's engine/ and directories under `root`. `database` is the
+    PostgreSQL object the proxy's DATABASE_URL and PGPASSWORD come from (its psql() and rows()
+    read the proxy's database back)."""
 
     def __init__(
         self,
@@ -282,6 +284,7 @@ class LiteLLMProxy:
         ready_timeout: float = 240,
     ):
         self.venv, self.root, self.redis, self.provider = venv, root, redis, provider
+        self.database = database
         self.ready_timeout = ready_timeout
         root.mkdir(mode=0o700)
         etc, home = root / "etc", root / "home"

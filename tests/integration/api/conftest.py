@@ -164,4 +164,3 @@ class LiteLLMReader:
 @pytest.fixture(scope="session")
 def litellm(litellm_proxy) -> LiteLLMReader:
     return LiteLLMReader(litellm_proxy)
-
