@@ -290,13 +290,20 @@ def run_migrations(venv: Path, postgres, env_file: Path, *, check=True):
 
 
 @pytest.fixture(scope="session")
-def litellm_db(postgres, wheel_venv, work_dir):
-    """The `litellm` role and database, with LiteLLM's schema built by our migration runner."""
+def litellm_role(postgres):
+    """The `litellm` login role (its password is postgres.password)."""
     # the password travels on psql's stdin, not its command line
     postgres.psql(
         f"\\set pw '{postgres.password}'\nCREATE ROLE litellm LOGIN PASSWORD :'pw';",
         superuser=True,
     )
+    return postgres
+
+
+@pytest.fixture(scope="session")
+def litellm_db(litellm_role, wheel_venv, work_dir):
+    """The `litellm` role and database, with LiteLLM's schema built by our migration runner."""
+    postgres = litellm_role
     postgres.psql("CREATE DATABASE litellm OWNER litellm", superuser=True)
     started = time.monotonic()
     postgres.first_migration = run_migrations(wheel_venv, postgres, work_dir / "litellm.env")
@@ -511,14 +518,14 @@ def fake_provider(work_dir):
 
 
 @pytest.fixture(scope="session")
-def litellm_proxy_db(litellm_db, wheel_venv, work_dir):
+def litellm_proxy_db(litellm_role, wheel_venv, work_dir):
     """The proxy's own LiteLLM database on the session's cluster: owned by the `litellm` role,
     migrated by engine/migrate.py like litellm_db. A running LiteLLM writes on its own (views at
     start, config, heartbeats, spend); the bridge tests' database stays free of that. Its
     psql()/rows() read this database."""
-    database = copy.copy(litellm_db)
+    database = copy.copy(litellm_role)
     database.database = "litellm_proxy"
-    litellm_db.psql("CREATE DATABASE litellm_proxy OWNER litellm", superuser=True)
+    litellm_role.psql("CREATE DATABASE litellm_proxy OWNER litellm", superuser=True)
     started = time.monotonic()
     database.first_migration = run_migrations(wheel_venv, database, work_dir / "proxy-db.env")
     database.migrate_seconds = time.monotonic() - started
