@@ -12,6 +12,7 @@ from tasks.base import deploy_base
 from tasks.litellm import deploy_litellm
 from tasks.postgres import deploy_postgres
 from tasks.redis import deploy_redis
+from tasks.saas_api import deploy_saas_api
 
 check_host_data(host.name, host.data, host.groups)
 secrets_for(host.data.get("environment"))
@@ -26,3 +27,6 @@ if "cache" in host.groups:
 
 if "llm" in host.groups:
     deploy_litellm()
+
+if "api" in host.groups:
+    deploy_saas_api()

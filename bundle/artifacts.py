@@ -19,6 +19,7 @@ from pathlib import Path
 
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements"
 ENGINE_SOURCE = Path(__file__).resolve().parent.parent / "engine"
+SAAS_API_SOURCE = Path(__file__).resolve().parent.parent / "saas_api"
 # What the engine needs at run time; node_modules comes from `npm ci`, never from the checkout.
 ENGINE_FILES = ("package.json", "package-lock.json", "migrate.py", "bin", "lib")
 # The Python the wheels are built for: Debian bookworm's CPython.
@@ -100,6 +101,78 @@ def bundle_tar(name: str) -> Path:
     members = [(p.name, p) for p in sorted(source.iterdir()) if p.suffix == ".whl"]
     members.append(("requirements.lock", lock_path(name)))
     return _deterministic_tar(tar_path, members)
+
+
+def saas_api_digest() -> str:
+    """Changes whenever the service's sources or its dependency lock change."""
+    digest = hashlib.sha256(lock_path("saas_api").read_bytes())
+    for path in _saas_api_sources():
+        relative = str(path.relative_to(SAAS_API_SOURCE))
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def saas_api_name() -> str:
+    return f"saas_api-{saas_api_digest()}"
+
+
+def saas_api_wheel() -> Path:
+    """The saas_api wheel, built once per digest by hatchling (reproducible: fixed timestamps)
+    from this venv, without build isolation, so nothing is downloaded at build time."""
+    target = cache_dir() / "saas-api-wheel" / saas_api_name()
+    built = sorted(target.glob("saas_api-*.whl"))
+    if built:
+        return built[0]
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(
+        SAAS_API_SOURCE, partial / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index"]
+        + ["--no-build-isolation", "--wheel-dir", str(partial), str(partial / "src")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=os.environ | {"SOURCE_DATE_EPOCH": "315532800"},
+    )
+    if result.returncode != 0:
+        raise ArtifactError(
+            f"{SAAS_API_SOURCE}: building the wheel failed ({result.stderr.strip()[-300:]}); "
+            "run `make setup` (hatchling comes with the control venv)"
+        )
+    shutil.rmtree(partial / "src")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return sorted(target.glob("saas_api-*.whl"))[0]
+
+
+def saas_api_tar() -> Path:
+    """The SaaS API's dependency wheelhouse plus its own wheel, with a requirements.lock that
+    pins that wheel by hash too: hosts install everything with --require-hashes."""
+    wheel = saas_api_wheel()
+    tar_path = cache_dir() / "wheelhouse" / f"{saas_api_name()}.tar"
+    if tar_path.exists():
+        return tar_path
+    source = wheelhouse("saas_api")
+    wheel_hash = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    version = wheel.name.split("-")[1]
+    lock = tar_path.with_name(tar_path.stem + ".requirements.lock")
+    lock.write_text(
+        lock_path("saas_api").read_text()
+        + f"saas-api=={version} \\\n    --hash=sha256:{wheel_hash}\n"
+    )
+    members = [(p.name, p) for p in sorted(source.iterdir()) if p.suffix == ".whl"]
+    members += [(wheel.name, wheel), ("requirements.lock", lock)]
+    return _deterministic_tar(tar_path, members)
+
+
+def _saas_api_sources() -> list[Path]:
+    return sorted(
+        p
+        for p in SAAS_API_SOURCE.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
 
 
 def engine_digest() -> str:

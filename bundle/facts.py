@@ -181,3 +181,20 @@ class LiteLLMPendingMigrations(FactBase):
         # The count is the last line; warnings (e.g. a changed checksum) may come before it.
         words = output[-1].split() if output else []
         return int(words[1]) if len(words) == 2 and words[0] == "pending" else None
+
+
+class SaasApiPendingMigrations(LiteLLMPendingMigrations):
+    """
+    How many SaaS API schema revisions the database lacks, as `saas-api-migrate --pending`
+    counts them; ``None`` when that cannot be known (no venv or environment file yet).
+
+    .. code:: python
+
+        0
+    """
+
+    def command(self, migrate: str, env_file: str) -> str:
+        return (
+            f"test -x {migrate} && test -f {env_file} "
+            f"&& {migrate} --env-file {env_file} --pending 2>/dev/null || true"
+        )

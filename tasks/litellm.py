@@ -12,14 +12,15 @@ from __future__ import annotations
 from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.hardware import Cpus
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from bundle import artifacts, firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
-from bundle.facts import FileText, LiteLLMPendingMigrations, PythonVersion
+from bundle.facts import FileText, LiteLLMPendingMigrations
+from bundle.host_roles import require_target_python, service_address
+from bundle.host_roles import worker_count as worker_count_for
 from bundle.operations import (
     release_from_tar,
     rendered_file,
@@ -106,22 +107,8 @@ def prisma_generate_command(mode: str) -> str:
     )
 
 
-def workers() -> int:
-    configured = setting("litellm_workers")
-    return int(configured) if configured else sizing.clamp(host.get_fact(Cpus) or 1, 1, 8)
-
-
-def service_address(group: str) -> str:
-    """Where this host reaches the first host of `group`: loopback when it is this host."""
-    members = inventory.get_group(group, [])
-    if not members:
-        raise DeployError(f"{host.name}: LiteLLM needs a host in the `{group}` group")
-    address = members[0].data.get("private_address")
-    return "127.0.0.1" if address == host.data.get("private_address") else address
-
-
 def database_url() -> str:
-    db = service_address("db")
+    db = service_address("db", "LiteLLM")
     # TLS to a remote database (pg_hba has hostssl for remote peers); the password is not in the
     # URL (see templates/litellm/litellm.env.j2). LiteLLM adds the pool parameters itself.
     tls = "" if db == "127.0.0.1" else "?sslmode=require"
@@ -130,11 +117,11 @@ def database_url() -> str:
 
 @deploy("LiteLLM")
 def deploy_litellm():
-    _check_python()
+    require_target_python("LiteLLM", "llm")
     mode = engine_mode()
     own_address = host.data.get("private_address")
     secrets = secrets_for(host.data.get("environment"))
-    worker_count = workers()
+    worker_count = worker_count_for(setting("litellm_workers"))
     pool_limit = sizing.litellm_pool_limit(host.data, worker_count)
 
     apt.packages(
@@ -208,7 +195,7 @@ def deploy_litellm():
         salt_key=secrets["litellm_salt_key"],
         database_url=database_url(),
         database_password=secrets["postgres_litellm_password"],
-        redis_host=service_address("cache"),
+        redis_host=service_address("cache", "LiteLLM"),
         redis_port=setting("redis_port"),
         redis_password=secrets["redis_litellm_password"],
     )
@@ -228,10 +215,15 @@ def deploy_litellm():
         restart_when=(config, environment, unit, venv, engine, client),
     )
     rendered_file(
-        "litellm/wait-ready.py.j2",
+        "shared/wait-ready.py.j2",
         f"{ROOT}/wait-ready",
         mode="755",
+        task="litellm",
+        label="LiteLLM",
+        unit="litellm.service",
         url=f"http://{own_address}:{setting('litellm_port')}/health/readiness",
+        key="db",
+        value="connected",
         timeout=int(setting("litellm_readiness_timeout")),
     )
     server.shell(
@@ -270,13 +262,3 @@ def _migrate_once(mode: str, venv) -> None:
         commands=[f"{VENV}/bin/python {ENGINE}/migrate.py --env-file {ENV_FILE}"],
         _if=lambda: pending != 0 or venv.did_change(),
     )
-
-
-def _check_python():
-    wanted = ".".join(map(str, artifacts.TARGET_PYTHON))
-    found = host.get_fact(PythonVersion)
-    if found != wanted:
-        raise DeployError(
-            f"{host.name}: LiteLLM's wheelhouse is built for Python {wanted} (Debian bookworm); "
-            f"this host has {found or 'no python3'}: use bookworm for llm hosts"
-        )

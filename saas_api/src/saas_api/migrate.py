@@ -2,7 +2,8 @@
 
 Runs under a PostgreSQL advisory lock, so two hosts deploying at once apply each revision once.
 `--pending` only prints `pending N` (the deploy's fact) and changes nothing. Reads DATABASE_URL
-(and PGPASSWORD, through libpq) from the environment, like the service."""
+(and PGPASSWORD, through libpq) from the environment, like the service, or from the service's
+environment file with `--env-file` (secrets stay out of the command line)."""
 
 from __future__ import annotations
 
@@ -39,10 +40,23 @@ def pending_revisions(connection, config: Config) -> list[str]:
     return pending
 
 
+def read_env_file(path: str) -> dict[str, str]:
+    values = {}
+    with open(path) as lines:
+        for line in lines:
+            name, sep, value = line.strip().partition("=")
+            if sep and not name.startswith("#"):
+                values[name.strip()] = value.strip()
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="saas-api-migrate", description=__doc__)
     parser.add_argument("--pending", action="store_true", help="print `pending N`, change nothing")
+    parser.add_argument("--env-file", help="a systemd environment file (NAME=value lines) to read")
     args = parser.parse_args(argv)
+    if args.env_file:
+        os.environ.update(read_env_file(args.env_file))
     url = os.environ.get("DATABASE_URL")
     if not url:
         print("saas-api-migrate: DATABASE_URL is not set", file=sys.stderr)

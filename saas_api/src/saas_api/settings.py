@@ -31,7 +31,10 @@ def _real_secret(name: str, value: SecretStr, *, prefix: str = "") -> SecretStr:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+    # Errors name the variable, never echo its value: a rejected value may still be a secret.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", hide_input_in_errors=True
+    )
 
     # postgresql://user@host:port/db?sslmode=...; the password comes from PGPASSWORD (libpq),
     # so the URL never carries it.

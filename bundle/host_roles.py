@@ -1,0 +1,35 @@
+"""What a component's deploy asks about the host it runs on and the hosts it talks to."""
+
+from __future__ import annotations
+
+from pyinfra import host, inventory
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.hardware import Cpus
+
+from bundle import artifacts, sizing
+from bundle.facts import PythonVersion
+
+
+def service_address(group: str, component: str) -> str:
+    """Where this host reaches the first host of `group`: loopback when it is this host."""
+    members = inventory.get_group(group, [])
+    if not members:
+        raise DeployError(f"{host.name}: {component} needs a host in the `{group}` group")
+    address = members[0].data.get("private_address")
+    return "127.0.0.1" if address == host.data.get("private_address") else address
+
+
+def worker_count(configured) -> int:
+    """The configured number of worker processes, else one per core, at most 8."""
+    return int(configured) if configured else sizing.clamp(host.get_fact(Cpus) or 1, 1, 8)
+
+
+def require_target_python(component: str, group: str) -> None:
+    """The wheelhouses are built for Debian bookworm's Python; refuse any other."""
+    wanted = ".".join(map(str, artifacts.TARGET_PYTHON))
+    found = host.get_fact(PythonVersion)
+    if found != wanted:
+        raise DeployError(
+            f"{host.name}: {component}'s wheelhouse is built for Python {wanted} (Debian "
+            f"bookworm); this host has {found or 'no python3'}: use bookworm for {group} hosts"
+        )

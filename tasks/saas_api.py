@@ -1,0 +1,154 @@
+"""The SaaS API for the `api` group.
+
+In order: the service's wheel and its hash-locked dependencies (built on the control machine,
+pushed, installed into a root-owned venv); its environment file (root only: it holds the admin
+key, the LiteLLM master key and the key-encryption secret); its schema migrations, once, from
+the first `api` host, before any host restarts; the sandboxed service, restarted only when
+something it reads changed, then gated on its readiness (database and LiteLLM reachable); the
+firewall opened to the `edge` peers only."""
+
+from __future__ import annotations
+
+from pyinfra import host, inventory
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
+
+from bundle import artifacts, firewall, peers, sizing
+from bundle.data import settings_reader
+from bundle.deploy_secrets import secrets_for
+from bundle.facts import SaasApiPendingMigrations
+from bundle.host_roles import require_target_python, service_address
+from bundle.host_roles import worker_count as worker_count_for
+from bundle.operations import rendered_file, running_service, venv_from_wheelhouse
+
+ROOT = "/opt/saas-api"
+CACHE = "/var/cache/gateway-bundle"
+ETC = "/etc/saas-api"
+VENV = f"{ROOT}/venv"
+ENV_FILE = f"{ETC}/saas-api.env"
+
+DEFAULTS = {
+    # The port the setup guide's examples use for the SaaS API.
+    "saas_api_port": 8003,
+    # Worker processes; unset means one per core, at most 8.
+    "saas_api_workers": None,
+    # Connections per worker (PostgreSQL reserves workers × this for each api host).
+    "saas_api_db_pool_limit": 10,
+    # The model group a team created without groups gets; None refuses such requests.
+    "saas_api_default_model_group": None,
+    "saas_api_readiness_timeout": 120,
+    "litellm_port": 4000,
+    "postgres_port": 5432,
+}
+
+setting = settings_reader(DEFAULTS)
+
+
+def pool_size(worker_count: int) -> int:
+    """The workers started share what PostgreSQL reserves for this host (see bundle/sizing)."""
+    get = lambda key: int(host.data.get(key) or sizing.CLIENT_DEFAULTS[key])  # noqa: E731
+    return max(2, get("saas_api_workers") * get("saas_api_db_pool_limit") // worker_count)
+
+
+@deploy("SaaS API")
+def deploy_saas_api():
+    require_target_python("the SaaS API", "api")
+    own_address = host.data.get("private_address")
+    secrets = secrets_for(host.data.get("environment"))
+    worker_count = worker_count_for(setting("saas_api_workers"))
+    db = service_address("db", "the SaaS API")
+    tls = "" if db == "127.0.0.1" else "?sslmode=require"
+
+    apt.packages(
+        name="Install Python's venv support", packages=["python3-venv"], no_recommends=True
+    )
+    server.user(  # noqa: S604 (`shell` is the user's login shell, not a subprocess shell)
+        name="Create the saas-api system user",
+        user="saas-api",
+        system=True,
+        shell="/usr/sbin/nologin",
+        home="/var/lib/saas-api",
+        create_home=False,
+    )
+    files.directory(name=f"Create {CACHE}", path=CACHE, mode="700")
+    for path in (ROOT, f"{ROOT}/venvs"):
+        files.directory(name=f"Create {path}", path=path, mode="755")
+    files.directory(name=f"Create {ETC}", path=ETC, mode="700")
+
+    files.put(
+        name="Push the SaaS API wheelhouse",
+        src=str(artifacts.saas_api_tar()),
+        dest=f"{CACHE}/saas-api-wheelhouse.tar",
+        mode="600",
+    )
+    venv = venv_from_wheelhouse(
+        name="Install the SaaS API from the wheelhouse",
+        tar=f"{CACHE}/saas-api-wheelhouse.tar",
+        root=ROOT,
+        artifact=artifacts.saas_api_name(),
+    )
+    environment = rendered_file(
+        "saas_api/saas-api.env.j2",
+        ENV_FILE,
+        mode="600",
+        database_url=f"postgresql://saas@{db}:{setting('postgres_port')}/saas{tls}",
+        database_password=secrets["postgres_saas_password"],
+        master_key=secrets["saas_api_master_key"],
+        litellm_url=f"http://{service_address('llm', 'the SaaS API')}:{setting('litellm_port')}",
+        litellm_master_key=secrets["litellm_master_key"],
+        key_encryption_secret=secrets["saas_api_key_encryption_secret"],
+        pool_size=pool_size(worker_count),
+        default_model_group=setting("saas_api_default_model_group"),
+    )
+    _migrate_once(venv)
+    unit = rendered_file(
+        "saas_api/saas-api.service.j2",
+        "/etc/systemd/system/saas-api.service",
+        listen_address=own_address,
+        port=setting("saas_api_port"),
+        workers=worker_count,
+    )
+    systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
+    started, restarted = running_service(
+        "saas-api.service", "the SaaS API", restart_when=(environment, unit, venv)
+    )
+    rendered_file(
+        "shared/wait-ready.py.j2",
+        f"{ROOT}/wait-ready",
+        mode="755",
+        task="saas_api",
+        label="the SaaS API",
+        unit="saas-api.service",
+        url=f"http://{own_address}:{setting('saas_api_port')}/health/ready",
+        key="ready",
+        value=True,
+        timeout=int(setting("saas_api_readiness_timeout")),
+    )
+    server.shell(
+        name="Wait until the SaaS API is ready (database and LiteLLM reachable)",
+        commands=[f"{ROOT}/wait-ready"],
+        _if=any_changed(started, restarted),
+    )
+    firewall.allow_port(
+        "api",
+        setting("saas_api_port"),
+        sorted(peers.client_addresses("edge") - {own_address}),
+    )
+
+
+def _migrate_once(venv) -> None:
+    """The schema migrations from the first `api` host only, before any host restarts (each
+    operation runs on every host before the next one starts)."""
+    first = inventory.get_group("api")[0]
+    if host.name != first.name:
+        host.noop(f"SaaS API migrations run from {first.name}")
+        return
+    migrate = f"{VENV}/bin/saas-api-migrate"
+    # None on a first run (no venv or environment file yet); a new venv may bring revisions.
+    pending = host.get_fact(SaasApiPendingMigrations, migrate=migrate, env_file=ENV_FILE)
+    server.shell(
+        name="Apply the SaaS API's database migrations",
+        commands=[f"{migrate} --env-file {ENV_FILE}"],
+        _if=lambda: pending != 0 or venv.did_change(),
+    )

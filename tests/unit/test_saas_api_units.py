@@ -1,0 +1,143 @@
+"""The SaaS API's pieces that need nothing running: settings refusals, the rendered unit and
+environment file, the wait-ready script, the migration fact, the wheel artifact."""
+
+import configparser
+import hashlib
+import secrets
+import tarfile
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
+from saas_api.keys import KeyVault, key_hash, new_key
+from saas_api.settings import Settings
+
+from bundle import artifacts
+from bundle.facts import SaasApiPendingMigrations
+from bundle.render import render
+
+GOOD = {
+    "database_url": "postgresql://saas@10.0.0.2:5432/saas?sslmode=require",
+    "master_key": secrets.token_urlsafe(32),
+    "litellm_proxy_url": "http://10.0.0.3:4000",
+    "litellm_master_key": "sk-" + secrets.token_urlsafe(32),
+    "key_encryption_secret": Fernet.generate_key().decode(),
+}
+
+
+def test_settings_accept_generated_secrets():
+    settings = Settings(**GOOD)
+    assert settings.sqlalchemy_url.startswith("postgresql+psycopg://saas@")
+    assert settings.default_model_group is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("master_key", "change-me-change-me-change-me-change-me", "placeholder"),
+        ("master_key", "Xq7-tiny", "shorter"),
+        ("litellm_master_key", "sk-litellm-your-super-secure-key-here-0000", "placeholder"),
+        ("litellm_master_key", secrets.token_urlsafe(32), "sk-"),
+        ("key_encryption_secret", "not-a-fernet-key", "Fernet"),
+        ("database_url", "postgresql://saas:hunter2@db/saas", "password"),
+        ("database_url", "mysql://saas@db/saas", "postgresql"),
+    ],
+)
+def test_settings_refuse_placeholders_and_malformed_values(field, value, message):
+    with pytest.raises(ValidationError) as error:
+        Settings(**(GOOD | {field: value}))
+    assert message in str(error.value)
+    assert value not in str(error.value)
+
+
+@pytest.mark.parametrize("missing", ["master_key", "litellm_master_key", "key_encryption_secret"])
+def test_required_secrets_have_no_default(missing, monkeypatch):
+    for name in GOOD:
+        monkeypatch.delenv(name.upper(), raising=False)
+    with pytest.raises(ValidationError, match=missing):
+        Settings(**{k: v for k, v in GOOD.items() if k != missing})
+
+
+def test_keys_are_litellm_shaped_and_stored_encrypted():
+    key = new_key()
+    assert key.startswith("sk-") and len(key) <= 100
+    assert key_hash(key) == hashlib.sha256(key.encode()).hexdigest()
+    vault = KeyVault(Fernet.generate_key().decode())
+    token = vault.encrypt(key)
+    assert key not in token and vault.decrypt(token) == key
+    with pytest.raises(RuntimeError, match="KEY_ENCRYPTION_SECRET"):
+        KeyVault(Fernet.generate_key().decode()).decrypt(token)
+
+
+def unit(**overrides):
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    text = render(
+        "saas_api/saas-api.service.j2",
+        **({"listen_address": "10.0.0.5", "port": 8003, "workers": 3} | overrides),
+    )
+    parser.read_string(text)
+    return parser
+
+
+def test_unit_listens_on_the_private_address_sandboxed_without_secrets():
+    service = unit()["Service"]
+    assert "--host 10.0.0.5 --port 8003 --workers 3" in service["ExecStart"]
+    assert service["User"] == "saas-api"
+    assert service["EnvironmentFile"] == "/etc/saas-api/saas-api.env"
+    for setting in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "MemoryDenyWriteExecute"):
+        assert service[setting] == "yes"
+    assert service["ProtectSystem"] == "strict"
+
+
+def test_environment_file_has_no_password_in_the_url_and_an_optional_default_group():
+    context = {
+        "database_url": "postgresql://saas@10.0.0.2:5432/saas?sslmode=require",
+        "database_password": "pw",
+        "master_key": "mk",
+        "litellm_url": "http://10.0.0.3:4000",
+        "litellm_master_key": "sk-x",
+        "key_encryption_secret": "kek",
+        "pool_size": 10,
+    }
+    without = render("saas_api/saas-api.env.j2", **context, default_model_group=None)
+    assert "DEFAULT_MODEL_GROUP" not in without
+    assert "PGPASSWORD=pw\n" in without
+    with_group = render("saas_api/saas-api.env.j2", **context, default_model_group="standard")
+    assert "DEFAULT_MODEL_GROUP=standard\n" in with_group
+
+
+def test_wait_ready_script_renders_for_both_services():
+    for key, value in (("db", "connected"), ("ready", True)):
+        script = render(
+            "shared/wait-ready.py.j2",
+            task="t",
+            label="X",
+            unit="x.service",
+            url="http://10.0.0.5:1/health",
+            key=key,
+            value=value,
+            timeout=5,
+        )
+        compile(script, "wait-ready", "exec")
+        assert f'last.get("{key}")' in script
+
+
+def test_pending_migrations_fact_reads_the_last_line():
+    fact = SaasApiPendingMigrations()
+    assert fact.process(["warning", "pending 1"]) == 1
+    assert fact.process([]) is None
+    assert "--env-file /etc/saas-api/saas-api.env --pending" in fact.command(
+        "/opt/saas-api/venv/bin/saas-api-migrate", "/etc/saas-api/saas-api.env"
+    )
+
+
+def test_saas_api_tar_pins_its_own_wheel_by_hash():
+    tar_path = artifacts.saas_api_tar()
+    with tarfile.open(tar_path) as archive:
+        assert all(member.mtime == 0 for member in archive.getmembers())
+        names = archive.getnames()
+        lock = archive.extractfile("requirements.lock").read().decode()
+        wheel_name = next(n for n in names if n.startswith("saas_api-"))
+        wheel = archive.extractfile(wheel_name).read()
+    assert f"--hash=sha256:{hashlib.sha256(wheel).hexdigest()}" in lock
+    assert "fastapi==" in lock and "sqlalchemy==" in lock
