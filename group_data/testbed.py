@@ -1,7 +1,7 @@
 # The local testbed environment (python -m testbed up; pyinfra inventories/testbed.py deploy.py).
 from testbed import state
 
-__all__ = ["environment", "base_admin_cidrs"]
+__all__ = ["environment", "base_admin_cidrs", "saas_api_default_model_group"]
 
 # Names the secret store: secrets/testbed.age (created with its own key on first use).
 environment = "testbed"
@@ -10,3 +10,7 @@ _testbed = state.load()
 
 # SSH is admitted only from the control machine's end of the testbed bridge.
 base_admin_cidrs = [f"{_testbed.gateway}/32"] if _testbed else []
+
+# The setup guide creates teams without naming a model group: they get this one (the e2e test
+# creates it, as the guide's Step 3 does, before its first team).
+saas_api_default_model_group = "standard-models"

@@ -11,10 +11,12 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bundle.secret_store import SecretStore
-from testbed import state
+from bundle.ssh_tunnel import ssh_tunnel
+from testbed import paths, state
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -217,3 +219,40 @@ def probe(source, address, port):
     if source is None:
         return run(["bash", "-c", command])
     return ssh(source, command)
+
+
+LITELLM_PORT, SAAS_API_PORT = 4000, 8003
+
+
+def service_tunnel(roles, role: str, wait_ready: str, port: int):
+    """An SSH tunnel to `role`'s first host's private address, once its wait-ready script says
+    the service is ready (a data tier test may just have rebooted a host)."""
+    name = roles[role]
+    ready = ssh(name, wait_ready, timeout=400)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    testbed_ssh = ["ssh", "-F", str(paths.SSH_CONFIG), "-o", "BatchMode=yes"]
+    return ssh_tunnel(testbed_ssh, name, roles["address"][name], port)
+
+
+@pytest.fixture(scope="session")
+def litellm(first_deploy, roles):
+    """LiteLLM on the first llm host, through an SSH tunnel, as an operator reaches it."""
+    with service_tunnel(roles, "llm", "/opt/litellm/wait-ready", LITELLM_PORT) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def admin(litellm):
+    with httpx.Client(
+        base_url=litellm,
+        headers={"Authorization": f"Bearer {secret('litellm_master_key')}"},
+        timeout=60,
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def saas_api(first_deploy, roles):
+    """The SaaS API on the first api host, through an SSH tunnel."""
+    with service_tunnel(roles, "api", "/opt/saas-api/wait-ready", SAAS_API_PORT) as url:
+        yield url

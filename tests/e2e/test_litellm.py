@@ -16,36 +16,11 @@ import uuid
 import httpx
 import pytest
 
-from bundle.ssh_tunnel import ssh_tunnel
-from testbed import paths
-
 from .conftest import REPO, probe, psql_as_litellm, secret, ssh
 
 PORT = 4000
 INPUT_COST, OUTPUT_COST = 0.000002, 0.000004
 ARTIFACTS = REPO / "test-artifacts"
-
-
-@pytest.fixture(scope="session")
-def litellm(first_deploy, roles):
-    """An SSH tunnel to LiteLLM on the first llm host, once LiteLLM reports itself ready (a
-    data tier test may just have rebooted its host)."""
-    llm = roles["llm"]
-    ready = ssh(llm, "/opt/litellm/wait-ready", timeout=400)
-    assert ready.returncode == 0, ready.stdout + ready.stderr
-    testbed_ssh = ["ssh", "-F", str(paths.SSH_CONFIG), "-o", "BatchMode=yes"]
-    with ssh_tunnel(testbed_ssh, llm, roles["address"][llm], PORT) as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def admin(litellm):
-    with httpx.Client(
-        base_url=litellm,
-        headers={"Authorization": f"Bearer {secret('litellm_master_key')}"},
-        timeout=60,
-    ) as client:
-        yield client
 
 
 def unique(prefix):
