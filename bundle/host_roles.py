@@ -10,13 +10,14 @@ from bundle import artifacts, sizing
 from bundle.facts import PythonVersion
 
 
-def service_address(group: str, component: str) -> str:
-    """Where this host reaches the first host of `group`: loopback when it is this host."""
+def service_address(group: str, component: str, *, loopback: bool = True) -> str:
+    """Where this host reaches the first host of `group`: loopback when it is this host and
+    the service listens there too (`loopback`; the data services do, LiteLLM does not)."""
     members = inventory.get_group(group, [])
     if not members:
         raise DeployError(f"{host.name}: {component} needs a host in the `{group}` group")
     address = members[0].data.get("private_address")
-    return "127.0.0.1" if address == host.data.get("private_address") else address
+    return "127.0.0.1" if loopback and address == host.data.get("private_address") else address
 
 
 def worker_count(configured) -> int:

@@ -59,6 +59,8 @@ def deploy_saas_api():
     worker_count = worker_count_for(setting("saas_api_workers"))
     db = service_address("db", "the SaaS API")
     tls = "" if db == "127.0.0.1" else "?sslmode=require"
+    # LiteLLM listens on its private address only, even when it runs on this host.
+    litellm = service_address("llm", "the SaaS API", loopback=False)
 
     apt.packages(
         name="Install Python's venv support", packages=["python3-venv"], no_recommends=True
@@ -95,7 +97,7 @@ def deploy_saas_api():
         database_url=f"postgresql://saas@{db}:{setting('postgres_port')}/saas{tls}",
         database_password=secrets["postgres_saas_password"],
         master_key=secrets["saas_api_master_key"],
-        litellm_url=f"http://{service_address('llm', 'the SaaS API')}:{setting('litellm_port')}",
+        litellm_url=f"http://{litellm}:{setting('litellm_port')}",
         litellm_master_key=secrets["litellm_master_key"],
         key_encryption_secret=secrets["saas_api_key_encryption_secret"],
         pool_size=pool_size(worker_count),
