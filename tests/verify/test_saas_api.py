@@ -16,12 +16,27 @@ def url(inventory_host, path):
     return f"http://{inventory_host.data['private_address']}:{PORT}{path}"
 
 
-def test_the_service_and_its_dependencies_are_the_locked_versions(host):
+def normalized(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def test_the_service_and_every_dependency_are_the_locked_versions(host):
     lock = host.file(f"{VENV}/requirements.lock").content_string
+    pinned = {
+        normalized(name): version
+        for name, _, version in (
+            line.split(" ")[0].partition("==")
+            for line in lock.splitlines()
+            if "==" in line and not line.startswith((" ", "#"))
+        )
+    }
     frozen = host.check_output(f"{VENV}/bin/python -m pip freeze --all --disable-pip-version-check")
-    for name in ("saas-api", "fastapi", "sqlalchemy", "alembic", "uvicorn"):
-        pin = next(line.split(" ")[0] for line in lock.splitlines() if line.startswith(name + "=="))
-        assert pin.replace("saas-api", "saas_api") in frozen.replace("saas-api", "saas_api")
+    installed = {
+        normalized(name): version
+        for name, _, version in (line.partition("==") for line in frozen.splitlines())
+    }
+    assert {"saas-api", "fastapi", "sqlalchemy", "alembic", "uvicorn"} <= set(pinned)
+    assert {n: v for n, v in pinned.items() if installed.get(n) != v} == {}
 
 
 def test_venv_is_owned_by_root_and_not_writable_by_others(host):

@@ -122,25 +122,25 @@ async def update_team(
     return await out(session, team, vault=vault, litellm=litellm)
 
 
-async def _set_status(session, litellm, vault, team_id: str, status: str) -> TeamOut:
+async def _set_status(session, litellm, vault, team_id: str, status: str, action: str) -> TeamOut:
     team = await service.load_team(session, team_id, for_update=True)
     service.require_settled(team)
     team.status = status
     await session.commit()
     await session.refresh(team)
-    await service.push(session, litellm, vault, team, f"{status[:-2]}ing the team")
+    await service.push(session, litellm, vault, team, action)
     return await out(session, team)
 
 
 @router.post("/{team_id}/suspend", response_model=TeamOut, dependencies=[AdminDep])
 async def suspend_team(team_id: str, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep):
     """The key stops working (LiteLLM blocks it); spend and budget are kept."""
-    return await _set_status(session, litellm, vault, team_id, "suspended")
+    return await _set_status(session, litellm, vault, team_id, "suspended", "team suspension")
 
 
 @router.post("/{team_id}/resume", response_model=TeamOut, dependencies=[AdminDep])
 async def resume_team(team_id: str, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep):
-    return await _set_status(session, litellm, vault, team_id, "active")
+    return await _set_status(session, litellm, vault, team_id, "active", "team resumption")
 
 
 @router.post("/{team_id}/rotate-key", response_model=TeamOut, dependencies=[AdminDep])
