@@ -7,6 +7,7 @@ one @deploy in tasks/, applied to the hosts of its group."""
 from pyinfra import host
 
 from bundle.deploy_secrets import secrets_for
+from bundle.operations import tier_done
 from bundle.preflight import check_host_data
 from tasks.base import deploy_base
 from tasks.litellm import deploy_litellm
@@ -25,8 +26,13 @@ if "db" in host.groups:
 if "cache" in host.groups:
     deploy_redis()
 
+# Each tier is ready on every host before the next starts (see bundle.operations.tier_done).
+tier_done(name="Wait until every host has finished the data tier", tier="data tier")
+
 if "llm" in host.groups:
     deploy_litellm()
+
+tier_done(name="Wait until every host has finished the LiteLLM tier", tier="LiteLLM tier")
 
 if "api" in host.groups:
     deploy_saas_api()

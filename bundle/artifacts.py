@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import uuid
 from pathlib import Path
 
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements"
@@ -57,8 +58,7 @@ def wheelhouse(name: str) -> Path:
             f"the {name} wheelhouse is built for CPython {'.'.join(map(str, TARGET_PYTHON))}; "
             f"this control machine runs {sys.version.split()[0]}: run pyinfra from a 3.11 venv"
         )
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = _partial(target)
     print(f"artifacts: downloading the {name} wheelhouse (once per lock)", file=sys.stderr)
     result = subprocess.run(
         [
@@ -87,8 +87,7 @@ def wheelhouse(name: str) -> Path:
             + "; check the package index is reachable, or re-lock with `make lock-litellm`"
         )
     (partial / ".complete").write_text(lock_digest(name) + "\n")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+    _publish(partial, target)
     return target
 
 
@@ -123,8 +122,7 @@ def saas_api_wheel() -> Path:
     built = sorted(target.glob("saas_api-*.whl"))
     if built:
         return built[0]
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = _partial(target)
     shutil.copytree(
         SAAS_API_SOURCE, partial / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
@@ -142,8 +140,7 @@ def saas_api_wheel() -> Path:
             "run `make setup` (hatchling comes with the control venv)"
         )
     shutil.rmtree(partial / "src")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+    _publish(partial, target)
     return sorted(target.glob("saas_api-*.whl"))[0]
 
 
@@ -157,14 +154,17 @@ def saas_api_tar() -> Path:
     source = wheelhouse("saas_api")
     wheel_hash = hashlib.sha256(wheel.read_bytes()).hexdigest()
     version = wheel.name.split("-")[1]
-    lock = tar_path.with_name(tar_path.stem + ".requirements.lock")
+    lock = _partial(tar_path.with_name(tar_path.stem + ".requirements.lock"))
     lock.write_text(
         lock_path("saas_api").read_text()
         + f"saas-api=={version} \\\n    --hash=sha256:{wheel_hash}\n"
     )
     members = [(p.name, p) for p in sorted(source.iterdir()) if p.suffix == ".whl"]
     members += [(wheel.name, wheel), ("requirements.lock", lock)]
-    return _deterministic_tar(tar_path, members)
+    try:
+        return _deterministic_tar(tar_path, members)
+    finally:
+        lock.unlink()
 
 
 def _saas_api_sources() -> list[Path]:
@@ -194,8 +194,7 @@ def engine_dir() -> Path:
     target = cache_dir() / "engine" / engine_name()
     if (target / ".complete").exists():
         return target
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = _partial(target)
     for relative, path in _engine_sources():
         (partial / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, partial / relative)
@@ -218,8 +217,7 @@ def engine_dir() -> Path:
             "check the npm registry is reachable"
         )
     (partial / ".complete").write_text(engine_digest() + "\n")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+    _publish(partial, target)
     return target
 
 
@@ -245,10 +243,27 @@ def _engine_sources() -> list[tuple[str, Path]]:
     return found
 
 
+def _partial(target: Path) -> Path:
+    """A build's private work path next to `target`. pyinfra prepares hosts concurrently
+    (gevent): two hosts may build the same artifact at once, each in its own place."""
+    return target.with_name(f"{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Move a finished directory into place; if a concurrent build got there first, keep
+    theirs (same inputs, same content). A leftover without its marker is replaced."""
+    if target.exists() and not any(target.glob(".complete")) and not any(target.glob("*.whl")):
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        partial.rename(target)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def _deterministic_tar(tar_path: Path, members: list[tuple[str, Path]]) -> Path:
     """Sorted members, zero mtimes, root-owned, modes reduced to 0644/0755: the same inputs
     always give the same bytes, so pushing it again is "No change"."""
-    partial = tar_path.with_name(tar_path.name + ".partial")
+    partial = _partial(tar_path)
     with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
         for name, path in sorted(members):
             info = tarfile.TarInfo(name)
@@ -261,5 +276,5 @@ def _deterministic_tar(tar_path: Path, members: list[tuple[str, Path]]) -> Path:
             info.size = len(data)
             info.mode = 0o755 if path.stat().st_mode & 0o100 else 0o644
             archive.addfile(info, io.BytesIO(data))
-    partial.rename(tar_path)
+    os.replace(partial, tar_path)  # a concurrent build wrote the same bytes
     return tar_path

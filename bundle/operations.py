@@ -244,3 +244,16 @@ def applied_sysctls(template: str, dest: str, *, label: str, kernel_global: bool
         commands=[f"sysctl --quiet --load={dest}"],
         _if=conf.did_change,
     )
+
+
+@operation()
+def tier_done(tier: str):
+    """
+    A point every host reaches before any host goes past it. pyinfra orders operations by each
+    host's own sequence only (a topological merge): hosts running different deploys interleave
+    freely, so an api host's migration could run before the db host opened its firewall. Called
+    from one line of deploy.py for every host, this operation is one node shared by all of
+    them, and everything before it on any host runs first. It changes nothing.
+    """
+    host.noop(f"every host has finished the {tier}")
+    yield from ()  # an operation is a generator of commands; this one has none

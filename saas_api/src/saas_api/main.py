@@ -29,6 +29,8 @@ def create_app(
             max_overflow=0,
             pool_pre_ping=True,  # a PostgreSQL restart costs one failed ping, not a 500
             pool_timeout=30,
+            # An unreachable database fails a request (and readiness) in seconds, not minutes.
+            connect_args={"connect_timeout": 10},
         )
         app.state.settings = settings
         app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)

@@ -93,6 +93,25 @@ def saas_app(saas_db, saas_settings):
             yield client
 
 
+class Masked(str):
+    """A key that shows as `sk-…` in pytest's failure explanations (never the value)."""
+
+    def __repr__(self) -> str:
+        return "'sk-…'"
+
+
+def masked(body):
+    """A SaaS API answer with its virtual keys masked for test output."""
+    if isinstance(body, list):
+        return [masked(item) for item in body]
+    if isinstance(body, dict):
+        return {
+            k: Masked(v) if k == "virtual_key" and isinstance(v, str) else masked(v)
+            for k, v in body.items()
+        }
+    return body
+
+
 class Api:
     """Calls to the SaaS API with the admin key (or none, or another)."""
 
@@ -108,8 +127,8 @@ class Api:
 
     def ok(self, method: str, path: str, expect=(200, 201), **kwargs) -> dict:
         answer = self.request(method, path, **kwargs)
-        assert answer.status_code in expect, f"{method} {path}: {answer.status_code} {answer.text}"
-        return answer.json()
+        assert answer.status_code in expect, f"{method} {path}: {answer.status_code}"
+        return masked(answer.json())
 
 
 @pytest.fixture(scope="session")
@@ -164,3 +183,44 @@ class LiteLLMReader:
 @pytest.fixture(scope="session")
 def litellm(litellm_proxy) -> LiteLLMReader:
     return LiteLLMReader(litellm_proxy)
+
+
+@pytest.fixture(scope="session")
+def saas_api_server(saas_db, saas_settings, work_dir):
+    """The SaaS API as a real server process (uvicorn, one worker) on loopback, for clients
+    that speak HTTP (provisioning): configured only by its environment, like the service."""
+    from bundle.ssh_tunnel import free_port
+
+    from ..litellm_service import Service, poll
+
+    port = free_port()
+    env = saas_db.env() | {
+        "PYTHONPATH": str(SAAS_SRC),
+        "MASTER_KEY": saas_settings.master_key.get_secret_value(),
+        "LITELLM_PROXY_URL": str(saas_settings.litellm_proxy_url),
+        "LITELLM_MASTER_KEY": saas_settings.litellm_master_key.get_secret_value(),
+        "KEY_ENCRYPTION_SECRET": saas_settings.key_encryption_secret.get_secret_value(),
+    }
+    server = Service(
+        "saas-api",
+        [sys.executable, "-m", "uvicorn", "--factory", "saas_api.main:create_app"]
+        + ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        env=env,
+        cwd=work_dir,
+        log=work_dir / "saas-api.log",
+    )
+    server.secrets += [env["MASTER_KEY"], env["LITELLM_MASTER_KEY"], env["PGPASSWORD"]]
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+
+    def ready():
+        try:
+            return httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        poll(ready, timeout=60, what="the SaaS API ready", alive=server.alive, tail=server.log_tail)
+        yield url
+    finally:
+        server.stop()

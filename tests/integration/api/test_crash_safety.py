@@ -9,6 +9,7 @@ from saas_api.litellm import LiteLLMClient, LiteLLMUnavailable
 
 from saas_api import teams as team_service
 
+from .conftest import masked
 from .helpers import new_group, new_org, team_body
 
 
@@ -62,7 +63,7 @@ def test_interrupted_create_converges_on_retry(api, litellm, saas_db, models, fa
 
     retried = api.request("POST", "/api/teams/create", json=body)
     assert retried.status_code == 200, retried.text
-    team = retried.json()
+    team = masked(retried.json())
     assert team["status"] == "active"
     assert saas_db.rows("SELECT status FROM teams WHERE team_id = :'t'", t=team_id) == [
         {"status": "active"}

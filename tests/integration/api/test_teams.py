@@ -3,6 +3,7 @@ changes propagated, suspend/resume, rotation, top-ups, usage, deletion."""
 
 from __future__ import annotations
 
+from .conftest import masked
 from .helpers import eventually, new_group, new_org, new_team, team_body
 
 
@@ -11,8 +12,8 @@ def test_seed_team_body_gets_a_litellm_team_and_a_working_key(api, litellm, saas
     group = new_group(api, models[:1])
     body = team_body(org_id, [group])
     created = api.request("POST", "/api/teams/create", json=body)
-    assert created.status_code == 201, created.text
-    team = created.json()
+    assert created.status_code == 201, created.json().get("detail")
+    team = masked(created.json())
     assert team["team_id"] == body["litellm_team_id"]
     assert team["status"] == "active" and team["models"] == models[:1]
     key = team["virtual_key"]

@@ -1,0 +1,223 @@
+"""Carry out a plan: each change is one write to LiteLLM or the SaaS API, in the plan's order
+(credentials → models → groups → organizations → teams; deletions last, reversed). Afterwards
+the live state is read back and planned again: anything not "unchanged" then is an error.
+
+Issued team keys are returned to the caller (the CLI writes them to a 0600 file); nothing here
+prints a secret."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from provisioning.clients import LiteLLMAdmin, ProvisioningError, SaasAdmin
+from provisioning.plan import (
+    MANAGED_BY,
+    Change,
+    desired_state,
+    fingerprint,
+    live_credentials,
+    live_model_groups,
+    live_models,
+    live_organizations,
+    live_teams,
+    per_token,
+    plan,
+)
+from provisioning.spec import Spec
+
+# LiteLLM workers learn a new database model within ~30 s each: the SaaS API's live check of a
+# group's models may lag that long behind /model/new.
+MODEL_VISIBILITY_SECONDS = 90
+
+
+@dataclass
+class Result:
+    changes: list[Change]
+    issued_keys: dict[str, str] = field(default_factory=dict)  # team id → virtual key
+
+
+def live_state(litellm: LiteLLMAdmin, saas: SaasAdmin) -> dict[str, dict[str, dict]]:
+    return {
+        "credential": live_credentials(litellm.credentials()),
+        "model": live_models(litellm.models()),
+        "model_group": live_model_groups(saas.model_groups()),
+        "organization": live_organizations(saas.organizations()),
+        "team": live_teams(saas.teams()),
+    }
+
+
+def make_plan(
+    spec: Spec,
+    secrets: dict[str, str],
+    litellm: LiteLLMAdmin,
+    saas: SaasAdmin,
+    *,
+    prune: bool = False,
+) -> list[Change]:
+    return plan(desired_state(spec, secrets), live_state(litellm, saas), prune=prune)
+
+
+def apply(
+    spec: Spec,
+    secrets: dict[str, str],
+    changes: list[Change],
+    litellm: LiteLLMAdmin,
+    saas: SaasAdmin,
+    *,
+    progress: Callable[[int, int, Change], None] = lambda done, total, change: None,
+) -> Result:
+    by_kind = {
+        "credential": {c.name: c for c in spec.credentials},
+        "model": {m.model_id: m for m in spec.models},
+        "model_group": {g.name: g for g in spec.model_groups},
+        "organization": {o.id: o for o in spec.organizations},
+        "team": {t.id: t for t in spec.teams},
+    }
+    result = Result(changes)
+    todo = [c for c in changes if c.action != "unchanged"]
+    for done, change in enumerate(todo, 1):
+        progress(done, len(todo), change)
+        item = by_kind[change.kind].get(change.name)
+        writer = WRITERS[change.kind]
+        issued = writer(change, item, secrets, litellm, saas)
+        if issued:
+            result.issued_keys[change.name] = issued
+    if todo:
+        prune = any(c.action == "deleted" for c in changes)
+        left = [
+            c
+            for c in make_plan(spec, secrets, litellm, saas, prune=prune)
+            if c.action != "unchanged"
+        ]
+        if left:
+            raise ProvisioningError(
+                "read back after applying, these still differ: " + "; ".join(map(str, left))
+            )
+    return result
+
+
+# one writer per kind ---------------------------------------------------------------------------
+
+
+def _credential(change, credential, secrets, litellm, saas):
+    if change.action == "deleted":
+        litellm.request("DELETE", f"/credentials/{change.name}", missing_ok=True)
+        return None
+    values = {"api_key": secrets[credential.name]}
+    info = {
+        "custom_llm_provider": credential.provider,
+        "secret_fingerprint": fingerprint(secrets[credential.name]),
+        "managed_by": MANAGED_BY,
+    }
+    for optional in ("api_base", "api_version"):
+        value = getattr(credential, optional)
+        info[optional] = value
+        if value is not None:
+            values[optional] = value
+    body = {
+        "credential_name": credential.name,
+        "credential_values": values,
+        "credential_info": info,
+    }
+    if change.action == "created":
+        litellm.request("POST", "/credentials", json=body)
+    else:
+        litellm.request("PATCH", f"/credentials/{credential.name}", json=body)
+    return None
+
+
+def _model(change, model, secrets, litellm, saas):
+    if change.action == "deleted":
+        litellm.request("POST", "/model/delete", json={"id": change.name}, missing_ok=True)
+        return None
+    params = {
+        "model": model.model,
+        "litellm_credential_name": model.credential,
+        "input_cost_per_token": per_token(model.input_cost_per_1k_tokens),
+        "output_cost_per_token": per_token(model.output_cost_per_1k_tokens),
+        "rpm": model.rpm,
+        "tpm": model.tpm,
+    }
+    body = {
+        "model_name": model.name,
+        "litellm_params": params,
+        "model_info": {"id": model.model_id, "mode": model.mode, "managed_by": MANAGED_BY},
+    }
+    if change.action == "created":
+        litellm.request("POST", "/model/new", json=body)
+    else:
+        litellm.request("POST", "/model/update", json=body)
+    return None
+
+
+def _model_group(change, group, secrets, litellm, saas):
+    if change.action == "deleted":
+        saas.request("DELETE", f"/api/model-groups/{change.name}", missing_ok=True)
+        return None
+    body = {"models": group.models, "description": group.description}
+    deadline = time.monotonic() + MODEL_VISIBILITY_SECONDS
+    while True:
+        try:
+            if change.action == "created":
+                saas.request("POST", "/api/model-groups/create", json={"name": group.name, **body})
+            else:
+                saas.request("PUT", f"/api/model-groups/{group.name}", json=body)
+            return None
+        except ProvisioningError as error:
+            if "not known to LiteLLM" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+
+
+def _organization(change, organization, secrets, litellm, saas):
+    if change.action == "deleted":
+        saas.request("DELETE", f"/api/organizations/{change.name}", missing_ok=True)
+        return None
+    body = {
+        "name": organization.name,
+        "litellm_organization_id": organization.litellm_organization_id,
+    }
+    if change.action == "created":
+        saas.request(
+            "POST", "/api/organizations/create", json={"organization_id": organization.id, **body}
+        )
+    else:
+        saas.request("PUT", f"/api/organizations/{organization.id}", json=body)
+    return None
+
+
+TEAM_FIELDS = ("name", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata")
+
+
+def _team(change, team, secrets, litellm, saas):
+    if change.action == "deleted":
+        saas.request("DELETE", f"/api/teams/{change.name}", missing_ok=True)
+        return None
+    body = {field: getattr(team, field) for field in TEAM_FIELDS} | {
+        "model_groups": team.model_groups
+    }
+    if change.action == "created":
+        created = saas.request(
+            "POST",
+            "/api/teams/create",
+            json=body | {"litellm_team_id": team.id, "organization_id": team.organization},
+        )
+        return created.get("virtual_key")
+    if "organization" in change.fields:
+        raise ProvisioningError(
+            f"team {team.id}: its organization cannot change; delete the team (drop it from the "
+            "spec and apply with --prune) and create it again under the new organization"
+        )
+    saas.request("PUT", f"/api/teams/{team.id}", json={f: body[f] for f in change.fields})
+    return None
+
+
+WRITERS = {
+    "credential": _credential,
+    "model": _model,
+    "model_group": _model_group,
+    "organization": _organization,
+    "team": _team,
+}

@@ -1,0 +1,113 @@
+"""HTTP clients for what seeding talks to: LiteLLM's admin API (credentials, models) and the
+SaaS API (model groups, organizations, teams). Reads that fail transiently (connection errors,
+timeouts, 5xx) are retried a bounded number of times; a write is sent once (a lost answer may
+hide a done write: the caller reads back instead of repeating it) and a refusal (4xx) stops
+with the service's own message. Every write is counted, so "nothing to do" can be proven."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+RETRIES = 4
+BACKOFF_SECONDS = 1.0
+
+
+class ProvisioningError(Exception):
+    """A request was refused or kept failing; the message says which and why (never a secret)."""
+
+
+class TransientError(ProvisioningError):
+    """No usable answer (connection, timeout, 5xx): retrying later may succeed."""
+
+
+class Api:
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str],
+        *,
+        label: str,
+        timeout: float = 60,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.label = label
+        self.writes = 0
+        self._http = httpx.Client(
+            base_url=base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def request(self, method: str, path: str, *, missing_ok: bool = False, **kwargs):
+        if method != "GET":
+            self.writes += 1
+        attempts = RETRIES + 1 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as error:
+                problem = f"{type(error).__name__}"
+            else:
+                if missing_ok and response.status_code == 404:
+                    return None
+                if response.status_code < 400:
+                    return response.json() if response.content else None
+                if response.status_code < 500:
+                    raise ProvisioningError(
+                        f"{self.label} refused {method} {path}: {response.status_code} "
+                        f"{_message(response)}"
+                    )
+                problem = f"{response.status_code} {_message(response)}"
+            if attempt + 1 < attempts:
+                time.sleep(BACKOFF_SECONDS * 2**attempt)
+        raise TransientError(
+            f"{self.label} {method} {path} failed ({problem}) after {attempts} attempt(s)"
+        )
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        body = body.get("error", body.get("detail", body))
+        if isinstance(body, dict):
+            body = body.get("message", body)
+    return str(body)[:300]
+
+
+class LiteLLMAdmin(Api):
+    def __init__(self, base_url: str, master_key: str, **kwargs):
+        super().__init__(
+            base_url, {"Authorization": f"Bearer {master_key}"}, label="LiteLLM", **kwargs
+        )
+
+    def credentials(self) -> list[dict]:
+        return self.request("GET", "/credentials").get("credentials", [])
+
+    def models(self) -> list[dict]:
+        return self.request("GET", "/model/info").get("data", [])
+
+
+class SaasAdmin(Api):
+    def __init__(self, base_url: str, admin_key: str, **kwargs):
+        super().__init__(base_url, {"X-Admin-Key": admin_key}, label="the SaaS API", **kwargs)
+
+    def model_groups(self) -> list[dict]:
+        return self.request("GET", "/api/model-groups")
+
+    def organizations(self) -> list[dict]:
+        return self.request("GET", "/api/organizations")
+
+    def teams(self) -> list[dict]:
+        return self.request("GET", "/api/teams")

@@ -1,0 +1,114 @@
+"""Seeding against the real services: the guide's example applied through LiteLLM's admin API
+and the SaaS API (a real server process), then applied again without a single write, then three
+edits that are exactly three updates reaching the team's key. State is read back with raw
+clients, not with the provisioning code under test."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from provisioning.apply import apply, make_plan
+from provisioning.clients import LiteLLMAdmin, SaasAdmin
+from provisioning.spec import parse_spec
+
+from .conftest import Masked
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "seed.yaml"
+
+
+def example_spec(provider_url: str, provider_key: str) -> tuple[dict, dict[str, str]]:
+    """The example, its names made unique for this run, pointed at the fake provider."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    suffix = uuid.uuid4().hex[:6]
+    rename = {}
+    for model in data["models"]:
+        rename[model["name"]] = model["name"] = f"{model['name']}-{suffix}"
+    for credential in data["credentials"]:
+        credential["name"] += f"-{suffix}"
+        credential["api_base"] = f"{provider_url}/v1"
+    names = [c["name"] for c in data["credentials"]]
+    for model in data["models"]:
+        model["credential"] = next(n for n in names if n.startswith(model["credential"]))
+        model["model"] = "openai/" + model["model"].split("/", 1)[1]  # the fake speaks OpenAI
+    for group in data["model_groups"]:
+        group["name"] += f"-{suffix}"
+        group["models"] = [rename[m] for m in group["models"]]
+    for org in data["organizations"]:
+        org["id"] += f"-{suffix}"
+        org["name"] += f" {suffix}"
+    for team in data["teams"]:
+        team["id"] += f"-{suffix}"
+        team["organization"] += f"-{suffix}"
+        team["model_groups"] = [g + f"-{suffix}" for g in team["model_groups"]]
+    return data, dict.fromkeys(names, provider_key)
+
+
+@pytest.fixture
+def clients(litellm_proxy, saas_api_server, saas_settings):
+    with (
+        LiteLLMAdmin(litellm_proxy.base_url, litellm_proxy.master_key) as litellm,
+        SaasAdmin(saas_api_server, saas_settings.master_key.get_secret_value()) as saas,
+    ):
+        yield litellm, saas
+
+
+def run(data, secrets, litellm, saas):
+    spec = parse_spec(data, "seed.yaml", lambda ref: True)
+    changes = make_plan(spec, secrets, litellm, saas)
+    writes_before = litellm.writes + saas.writes
+    result = apply(spec, secrets, changes, litellm, saas)
+    return result, litellm.writes + saas.writes - writes_before
+
+
+def test_apply_creates_then_changes_nothing_then_exactly_three_updates(
+    clients, litellm, fake_provider, saas_db
+):
+    admin_litellm, saas = clients
+    data, secrets = example_spec(fake_provider.url, fake_provider.api_key)
+    team_id = data["teams"][0]["id"]
+
+    first, writes = run(data, secrets, admin_litellm, saas)
+    assert [c.action for c in first.changes] == ["created"] * 8
+    assert writes == 8
+    key = Masked(first.issued_keys[team_id])
+    model_ids = {m["name"] for m in data["models"]}
+    live_ids = {m["model_info"]["id"] for m in litellm.get("/model/info").json()["data"]}
+    assert model_ids <= live_ids
+    teams = saas_db.rows("SELECT team_id, status FROM teams WHERE team_id = :'t'", t=team_id)
+    assert teams == [{"team_id": team_id, "status": "active"}]
+    group_models = data["model_groups"][0]["models"]
+    served = litellm.complete(key, group_models[0])
+    assert served.status_code == 200, served.text[:400]
+
+    second, writes = run(data, secrets, admin_litellm, saas)
+    assert {c.action for c in second.changes} == {"unchanged"}
+    assert writes == 0 and second.issued_keys == {}
+
+    edited = copy.deepcopy(data)
+    edited["models"][0]["input_cost_per_1k_tokens"] = 0.02
+    edited["model_groups"][0]["models"] = group_models[:1]
+    edited["teams"][0]["max_budget"] = 50.0
+    third, writes = run(edited, secrets, admin_litellm, saas)
+    updates = [(c.kind, c.fields) for c in third.changes if c.action != "unchanged"]
+    assert updates == [
+        ("model", ("input_cost_per_token",)),
+        ("model_group", ("models",)),
+        ("team", ("max_budget",)),
+    ]
+    assert writes == 3
+    key_info = litellm.get("/key/info", key=key).json()["info"]
+    assert key_info["models"] == group_models[:1]
+    assert litellm.team(team_id)["team_info"]["max_budget"] == 50.0
+    refused = litellm.complete(key, group_models[1])
+    assert refused.status_code in (401, 403), refused.text[:300]
+    price = next(
+        m
+        for m in litellm.get("/model/info").json()["data"]
+        if m["model_info"]["id"] == data["models"][0]["name"]
+    )
+    assert price["litellm_params"]["input_cost_per_token"] == pytest.approx(0.00002)
