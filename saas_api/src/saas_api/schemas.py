@@ -134,6 +134,8 @@ class TeamOut(BaseModel):
     model_groups: list[str]
     models: list[str]
     key_alias: str
+    # LiteLLM's token for the key (its SHA-256): identifies it without revealing it.
+    key_hash: str
     created_at: datetime
     updated_at: datetime
     # Only on the single-team answer (never in lists): the key itself and LiteLLM's spend.

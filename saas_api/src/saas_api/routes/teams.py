@@ -51,6 +51,7 @@ async def out(
         model_groups=team.group_names,
         models=models,
         key_alias=team.key_alias(),
+        key_hash=team.key_hash,
         created_at=team.created_at,
         updated_at=team.updated_at,
     )
