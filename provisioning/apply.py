@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from provisioning.clients import LiteLLMAdmin, ProvisioningError, SaasAdmin
+from provisioning.drift import drift
 from provisioning.plan import (
     MANAGED_BY,
     Change,
@@ -56,7 +57,16 @@ def make_plan(
     *,
     prune: bool = False,
 ) -> list[Change]:
-    return plan(desired_state(spec, secrets), live_state(litellm, saas), prune=prune)
+    """The spec's changes, plus a repair for every spec team whose LiteLLM side drifted (the
+    SaaS API pushes its stored state again: field `litellm`)."""
+    changes = plan(desired_state(spec, secrets), live_state(litellm, saas), prune=prune)
+    drifted = {d.team_id for d in drift(litellm, saas) if d.team_id}
+    return [
+        Change(c.kind, c.name, "updated", ("litellm",))
+        if c.kind == "team" and c.action == "unchanged" and c.name in drifted
+        else c
+        for c in changes
+    ]
 
 
 def apply(
@@ -210,7 +220,10 @@ def _team(change, team, secrets, litellm, saas):
             f"team {team.id}: its organization cannot change; delete the team (drop it from the "
             "spec and apply with --prune) and create it again under the new organization"
         )
-    saas.request("PUT", f"/api/teams/{team.id}", json={f: body[f] for f in change.fields})
+    # `litellm` alone (a drift repair) sends an empty change: the SaaS API pushes its state.
+    saas.request(
+        "PUT", f"/api/teams/{team.id}", json={f: body[f] for f in change.fields if f in body}
+    )
     return None
 
 

@@ -112,3 +112,29 @@ def test_apply_creates_then_changes_nothing_then_exactly_three_updates(
         if m["model_info"]["id"] == data["models"][0]["name"]
     )
     assert price["litellm_params"]["input_cost_per_token"] == pytest.approx(0.00002)
+
+
+def test_out_of_band_change_in_litellm_shows_in_drift_and_apply_repairs_it(
+    clients, litellm, litellm_proxy, fake_provider
+):
+    from provisioning.drift import drift
+
+    admin_litellm, saas = clients
+    data, secrets = example_spec(fake_provider.url, fake_provider.api_key)
+    run(data, secrets, admin_litellm, saas)
+    team_id = data["teams"][0]["id"]
+    group_models = sorted(data["model_groups"][0]["models"])
+    with litellm_proxy.admin() as raw:  # an operator "fixing" LiteLLM by hand
+        changed = raw.post("/team/update", json={"team_id": team_id, "max_budget": 1.0})
+        assert changed.status_code == 200, changed.text[:300]
+    problems = [d for d in drift(admin_litellm, saas) if d.team_id == team_id]
+    assert [d.problem for d in problems] == ["LiteLLM team budget differs"]
+
+    repaired, writes = run(data, secrets, admin_litellm, saas)
+    assert [(c.kind, c.name, c.fields) for c in repaired.changes if c.action != "unchanged"] == [
+        ("team", team_id, ("litellm",))
+    ]
+    assert writes == 1
+    live = litellm.team(team_id)["team_info"]
+    assert live["max_budget"] == 100.0 and sorted(live["models"]) == group_models
+    assert [d for d in drift(admin_litellm, saas) if d.team_id == team_id] == []
