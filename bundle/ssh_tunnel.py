@@ -58,3 +58,19 @@ def ssh_tunnel(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def ssh_argv(name: str, data: dict) -> tuple[str, ...]:
+    """OpenSSH to an inventory host with its own connection data (as tests/verify does),
+    ending with the destination."""
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]
+    if data.get("ssh_user"):
+        argv += ["-l", data["ssh_user"]]
+    if data.get("ssh_port"):
+        argv += ["-p", str(data["ssh_port"])]
+    if data.get("ssh_key"):
+        argv += ["-i", data["ssh_key"], "-o", "IdentitiesOnly=yes"]
+    if data.get("ssh_known_hosts_file"):
+        argv += ["-o", f"UserKnownHostsFile={data['ssh_known_hosts_file']}"]
+        argv += ["-o", "StrictHostKeyChecking=yes"]
+    return (*argv, data.get("ssh_hostname") or name)

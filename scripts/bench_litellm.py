@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bundle.inventory_data import InventoryError, load_hosts  # noqa: E402
-from bundle.ssh_tunnel import TunnelError, ssh_tunnel  # noqa: E402
+from bundle.ssh_tunnel import TunnelError, ssh_argv, ssh_tunnel  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "Say hello to the benchmark please"}]
 HIGH_LIMIT = 1_000_000  # requests/tokens per minute: the benchmark must never hit a limit
@@ -95,21 +95,6 @@ def llm_host(inventory: str) -> LlmHost:
         readiness_timeout=int(data.get("litellm_readiness_timeout") or 300),
         ssh=ssh_argv(name, data),
     )
-
-
-def ssh_argv(name: str, data: dict) -> tuple[str, ...]:
-    """OpenSSH with the inventory's own connection data (as tests/verify does)."""
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]
-    if data.get("ssh_user"):
-        argv += ["-l", data["ssh_user"]]
-    if data.get("ssh_port"):
-        argv += ["-p", str(data["ssh_port"])]
-    if data.get("ssh_key"):
-        argv += ["-i", data["ssh_key"], "-o", "IdentitiesOnly=yes"]
-    if data.get("ssh_known_hosts_file"):
-        argv += ["-o", f"UserKnownHostsFile={data['ssh_known_hosts_file']}"]
-        argv += ["-o", "StrictHostKeyChecking=yes"]
-    return (*argv, data.get("ssh_hostname") or name)
 
 
 def on_host(host: LlmHost, command: str, timeout: float = 60) -> str:

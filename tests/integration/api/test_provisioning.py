@@ -6,46 +6,21 @@ clients, not with the provisioning code under test."""
 from __future__ import annotations
 
 import copy
-import uuid
-from pathlib import Path
 
 import pytest
-import yaml
 
 from provisioning.apply import apply, make_plan
 from provisioning.clients import LiteLLMAdmin, SaasAdmin
 from provisioning.spec import parse_spec
+from tests.fakes.seed_spec import example_for_fake_provider
 
 from .conftest import Masked
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "seed.yaml"
-
 
 def example_spec(provider_url: str, provider_key: str) -> tuple[dict, dict[str, str]]:
-    """The example, its names made unique for this run, pointed at the fake provider."""
-    data = yaml.safe_load(EXAMPLE.read_text())
-    suffix = uuid.uuid4().hex[:6]
-    rename = {}
-    for model in data["models"]:
-        rename[model["name"]] = model["name"] = f"{model['name']}-{suffix}"
-    for credential in data["credentials"]:
-        credential["name"] += f"-{suffix}"
-        credential["api_base"] = f"{provider_url}/v1"
-    names = [c["name"] for c in data["credentials"]]
-    for model in data["models"]:
-        model["credential"] = next(n for n in names if n.startswith(model["credential"]))
-        model["model"] = "openai/" + model["model"].split("/", 1)[1]  # the fake speaks OpenAI
-    for group in data["model_groups"]:
-        group["name"] += f"-{suffix}"
-        group["models"] = [rename[m] for m in group["models"]]
-    for org in data["organizations"]:
-        org["id"] += f"-{suffix}"
-        org["name"] += f" {suffix}"
-    for team in data["teams"]:
-        team["id"] += f"-{suffix}"
-        team["organization"] += f"-{suffix}"
-        team["model_groups"] = [g + f"-{suffix}" for g in team["model_groups"]]
-    return data, dict.fromkeys(names, provider_key)
+    """The example, its names unique for this run, pointed at the fake provider."""
+    data = example_for_fake_provider(f"{provider_url}/v1")
+    return data, {c["name"]: provider_key for c in data["credentials"]}
 
 
 @pytest.fixture

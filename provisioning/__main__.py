@@ -1,0 +1,7 @@
+"""`python -m provisioning plan|apply|drift`: see provisioning/cli.py."""
+
+import sys
+
+from provisioning.cli import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""The guide's example seed spec (examples/seed.yaml) made fit for a test run: every name
+suffixed so runs never collide, every credential pointed at the fake provider (which speaks
+OpenAI's API, so every model is routed as openai/...)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import yaml
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seed.yaml"
+
+
+def example_for_fake_provider(provider_url: str, *, key_env: str | None = None) -> dict:
+    """`provider_url` is the fake provider's OpenAI base (ending in /v1). With `key_env`, every
+    credential reads its key from that environment variable."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    suffix = uuid.uuid4().hex[:6]
+    rename = {}
+    for credential in data["credentials"]:
+        credential["name"] += f"-{suffix}"
+        credential["api_base"] = provider_url
+        if key_env:
+            credential["api_key"] = {"env": key_env}
+    names = [c["name"] for c in data["credentials"]]
+    for model in data["models"]:
+        rename[model["name"]] = model["name"] = f"{model['name']}-{suffix}"
+        model["credential"] = next(n for n in names if n.startswith(model["credential"]))
+        model["model"] = "openai/" + model["model"].split("/", 1)[1]
+    for group in data["model_groups"]:
+        group["name"] += f"-{suffix}"
+        group["models"] = [rename[m] for m in group["models"]]
+    for org in data["organizations"]:
+        org["id"] += f"-{suffix}"
+        org["name"] += f" {suffix}"
+    for team in data["teams"]:
+        team["id"] += f"-{suffix}"
+        team["organization"] += f"-{suffix}"
+        team["model_groups"] = [g + f"-{suffix}" for g in team["model_groups"]]
+    return data
