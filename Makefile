@@ -16,7 +16,7 @@ SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux op
 	nodejs postgresql openssl redis-server chromium chromium-driver
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status bench bench-litellm lock lock-litellm lock-saas-api
+	testbed-up testbed-down testbed-status bench bench-litellm bench-seed lock lock-litellm lock-saas-api
 
 setup: $(VENV)/.installed
 
@@ -95,6 +95,10 @@ bench: setup system-deps
 # LiteLLM vs its provider, and its cold start: make bench-litellm [BENCH_ARGS="--skip-cold"]
 bench-litellm: setup
 	$(BIN)/python scripts/bench_litellm.py $(BENCH_ARGS)
+
+# Seeding at scale: BENCH_ARGS="--teams 1000 --provider-url http://<fake provider>:9999/v1"
+bench-seed: setup
+	$(BIN)/python scripts/bench_seed.py $(BENCH_ARGS)
 
 # Re-resolve the hash-locked LiteLLM requirements pushed to llm hosts.
 lock-litellm: setup
