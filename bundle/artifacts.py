@@ -251,9 +251,7 @@ def _partial(target: Path) -> Path:
 
 def _publish(partial: Path, target: Path) -> None:
     """Move a finished directory into place; if a concurrent build got there first, keep
-    theirs (same inputs, same content). A leftover without its marker is replaced."""
-    if target.exists() and not any(target.glob(".complete")) and not any(target.glob("*.whl")):
-        shutil.rmtree(target, ignore_errors=True)
+    theirs (same inputs, same content)."""
     try:
         partial.rename(target)
     except OSError:

@@ -34,3 +34,11 @@ def require_target_python(component: str, group: str) -> None:
             f"{host.name}: {component}'s wheelhouse is built for Python {wanted} (Debian "
             f"bookworm); this host has {found or 'no python3'}: use bookworm for {group} hosts"
         )
+
+
+def database_url(role: str, component: str, port: int) -> str:
+    """The role's database (named after it) on the first `db` host. TLS to a remote database
+    (pg_hba has hostssl for remote peers); never a password in the URL: PGPASSWORD carries it."""
+    db = service_address("db", component)
+    tls = "" if db == "127.0.0.1" else "?sslmode=require"
+    return f"postgresql://{role}@{db}:{port}/{role}{tls}"

@@ -257,3 +257,11 @@ def tier_done(tier: str):
     """
     host.noop(f"every host has finished the {tier}")
     yield from ()  # an operation is a generator of commands; this one has none
+
+
+def readiness_gate(path: str, *, wait_name: str, when: tuple, **script):
+    """The service's wait-ready script at `path` (templates/shared/wait-ready.py.j2 with
+    `script`: task, label, unit, url, key, value, timeout), run only when `when` (its start or
+    restart operations) changed something."""
+    rendered_file("shared/wait-ready.py.j2", path, mode="755", **script)
+    server.shell(name=wait_name, commands=[path], _if=any_changed(*when))

@@ -31,13 +31,17 @@ def client_connections(llm_hosts: list[dict], api_hosts: list[dict]) -> int:
     )
 
 
-def litellm_pool_limit(data: dict, workers: int) -> int:
-    """Connections per LiteLLM worker. PostgreSQL reserves `litellm_workers` ×
-    `litellm_db_pool_limit` for each llm host (it cannot see the host's cores); the workers
-    actually started share that reservation, so the host never opens more."""
+def pool_limit(data: dict, workers: int, component: str = "litellm") -> int:
+    """Connections per worker of `component` (litellm, saas_api). PostgreSQL reserves
+    `<component>_workers` × `<component>_db_pool_limit` for each host (it cannot see the host's
+    cores); the workers actually started share that reservation, so the host never opens more."""
     get = lambda key: int(data.get(key) or CLIENT_DEFAULTS[key])  # noqa: E731
-    reserved = get("litellm_workers") * get("litellm_db_pool_limit")
+    reserved = get(f"{component}_workers") * get(f"{component}_db_pool_limit")
     return max(2, reserved // max(1, workers))
+
+
+def litellm_pool_limit(data: dict, workers: int) -> int:
+    return pool_limit(data, workers, "litellm")
 
 
 def postgres_settings(memory_mb: int, connections: int) -> dict[str, str | int]:

@@ -13,15 +13,15 @@ from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import apt, files, server, systemd
-from pyinfra.operations.util import any_changed
 
 from bundle import artifacts, firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import FileText, LiteLLMPendingMigrations
-from bundle.host_roles import require_target_python, service_address
+from bundle.host_roles import database_url, require_target_python, service_address
 from bundle.host_roles import worker_count as worker_count_for
 from bundle.operations import (
+    readiness_gate,
     release_from_tar,
     rendered_file,
     running_service,
@@ -107,14 +107,6 @@ def prisma_generate_command(mode: str) -> str:
     )
 
 
-def database_url() -> str:
-    db = service_address("db", "LiteLLM")
-    # TLS to a remote database (pg_hba has hostssl for remote peers); the password is not in the
-    # URL (see templates/litellm/litellm.env.j2). LiteLLM adds the pool parameters itself.
-    tls = "" if db == "127.0.0.1" else "?sslmode=require"
-    return f"postgresql://litellm@{db}:{setting('postgres_port')}/litellm{tls}"
-
-
 @deploy("LiteLLM")
 def deploy_litellm():
     require_target_python("LiteLLM", "llm")
@@ -193,7 +185,7 @@ def deploy_litellm():
         group="litellm",
         master_key=secrets["litellm_master_key"],
         salt_key=secrets["litellm_salt_key"],
-        database_url=database_url(),
+        database_url=database_url("litellm", "LiteLLM", setting("postgres_port")),
         database_password=secrets["postgres_litellm_password"],
         redis_host=service_address("cache", "LiteLLM"),
         redis_port=setting("redis_port"),
@@ -214,10 +206,8 @@ def deploy_litellm():
         "LiteLLM",
         restart_when=(config, environment, unit, venv, engine, client),
     )
-    rendered_file(
-        "shared/wait-ready.py.j2",
+    readiness_gate(
         f"{ROOT}/wait-ready",
-        mode="755",
         task="litellm",
         label="LiteLLM",
         unit="litellm.service",
@@ -225,11 +215,8 @@ def deploy_litellm():
         key="db",
         value="connected",
         timeout=int(setting("litellm_readiness_timeout")),
-    )
-    server.shell(
-        name="Wait until LiteLLM is ready with its database connected",
-        commands=[f"{ROOT}/wait-ready"],
-        _if=any_changed(started, restarted),
+        wait_name="Wait until LiteLLM is ready with its database connected",
+        when=(started, restarted),
     )
     firewall.allow_port(
         "llm",

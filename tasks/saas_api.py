@@ -12,15 +12,19 @@ from __future__ import annotations
 from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
-from pyinfra.operations.util import any_changed
 
 from bundle import artifacts, firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import SaasApiPendingMigrations
-from bundle.host_roles import require_target_python, service_address
+from bundle.host_roles import database_url, require_target_python, service_address
 from bundle.host_roles import worker_count as worker_count_for
-from bundle.operations import rendered_file, running_service, venv_from_wheelhouse
+from bundle.operations import (
+    readiness_gate,
+    rendered_file,
+    running_service,
+    venv_from_wheelhouse,
+)
 
 ROOT = "/opt/saas-api"
 CACHE = "/var/cache/gateway-bundle"
@@ -45,20 +49,12 @@ DEFAULTS = {
 setting = settings_reader(DEFAULTS)
 
 
-def pool_size(worker_count: int) -> int:
-    """The workers started share what PostgreSQL reserves for this host (see bundle/sizing)."""
-    get = lambda key: int(host.data.get(key) or sizing.CLIENT_DEFAULTS[key])  # noqa: E731
-    return max(2, get("saas_api_workers") * get("saas_api_db_pool_limit") // worker_count)
-
-
 @deploy("SaaS API")
 def deploy_saas_api():
     require_target_python("the SaaS API", "api")
     own_address = host.data.get("private_address")
     secrets = secrets_for(host.data.get("environment"))
     worker_count = worker_count_for(setting("saas_api_workers"))
-    db = service_address("db", "the SaaS API")
-    tls = "" if db == "127.0.0.1" else "?sslmode=require"
     # LiteLLM listens on its private address only, even when it runs on this host.
     litellm = service_address("llm", "the SaaS API", loopback=False)
 
@@ -94,13 +90,13 @@ def deploy_saas_api():
         "saas_api/saas-api.env.j2",
         ENV_FILE,
         mode="600",
-        database_url=f"postgresql://saas@{db}:{setting('postgres_port')}/saas{tls}",
+        database_url=database_url("saas", "the SaaS API", setting("postgres_port")),
         database_password=secrets["postgres_saas_password"],
         master_key=secrets["saas_api_master_key"],
         litellm_url=f"http://{litellm}:{setting('litellm_port')}",
         litellm_master_key=secrets["litellm_master_key"],
         key_encryption_secret=secrets["saas_api_key_encryption_secret"],
-        pool_size=pool_size(worker_count),
+        pool_size=sizing.pool_limit(host.data, worker_count, "saas_api"),
         default_model_group=setting("saas_api_default_model_group"),
     )
     _migrate_once(venv)
@@ -115,10 +111,8 @@ def deploy_saas_api():
     started, restarted = running_service(
         "saas-api.service", "the SaaS API", restart_when=(environment, unit, venv)
     )
-    rendered_file(
-        "shared/wait-ready.py.j2",
+    readiness_gate(
         f"{ROOT}/wait-ready",
-        mode="755",
         task="saas_api",
         label="the SaaS API",
         unit="saas-api.service",
@@ -126,11 +120,8 @@ def deploy_saas_api():
         key="ready",
         value=True,
         timeout=int(setting("saas_api_readiness_timeout")),
-    )
-    server.shell(
-        name="Wait until the SaaS API is ready (database and LiteLLM reachable)",
-        commands=[f"{ROOT}/wait-ready"],
-        _if=any_changed(started, restarted),
+        wait_name="Wait until the SaaS API is ready (database and LiteLLM reachable)",
+        when=(started, restarted),
     )
     firewall.allow_port(
         "api",
