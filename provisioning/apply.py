@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from provisioning import snapshot
 from provisioning.clients import LiteLLMAdmin, ProvisioningError, SaasAdmin
 from provisioning.drift import drift
 from provisioning.plan import (
@@ -39,14 +40,29 @@ class Result:
     issued_keys: dict[str, str] = field(default_factory=dict)  # team id → virtual key
 
 
-def live_state(litellm: LiteLLMAdmin, saas: SaasAdmin) -> dict[str, dict[str, dict]]:
+def live_state(snapshot: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
     return {
-        "credential": live_credentials(litellm.credentials()),
-        "model": live_models(litellm.models()),
-        "model_group": live_model_groups(saas.model_groups()),
-        "organization": live_organizations(saas.organizations()),
-        "team": live_teams(saas.teams()),
+        "credential": live_credentials(snapshot["credentials"]),
+        "model": live_models(snapshot["models"]),
+        "model_group": live_model_groups(snapshot["model_groups"]),
+        "organization": live_organizations(snapshot["organizations"]),
+        "team": live_teams(snapshot["teams"]),
     }
+
+
+def plan_against(
+    spec: Spec, secrets: dict[str, str], snapshot: dict[str, list[dict]], *, prune: bool = False
+) -> list[Change]:
+    """The spec's changes against a live snapshot, plus a repair for every spec team whose
+    LiteLLM side drifted (the SaaS API pushes its stored state again: field `litellm`)."""
+    changes = plan(desired_state(spec, secrets), live_state(snapshot), prune=prune)
+    drifted = {d.team_id for d in drift(snapshot) if d.team_id}
+    return [
+        Change(c.kind, c.name, "updated", ("litellm",))
+        if c.kind == "team" and c.action == "unchanged" and c.name in drifted
+        else c
+        for c in changes
+    ]
 
 
 def make_plan(
@@ -57,16 +73,8 @@ def make_plan(
     *,
     prune: bool = False,
 ) -> list[Change]:
-    """The spec's changes, plus a repair for every spec team whose LiteLLM side drifted (the
-    SaaS API pushes its stored state again: field `litellm`)."""
-    changes = plan(desired_state(spec, secrets), live_state(litellm, saas), prune=prune)
-    drifted = {d.team_id for d in drift(litellm, saas) if d.team_id}
-    return [
-        Change(c.kind, c.name, "updated", ("litellm",))
-        if c.kind == "team" and c.action == "unchanged" and c.name in drifted
-        else c
-        for c in changes
-    ]
+    """plan_against() the live state read now."""
+    return plan_against(spec, secrets, snapshot.read(litellm, saas), prune=prune)
 
 
 def apply(
@@ -171,7 +179,11 @@ def _model_group(change, group, secrets, litellm, saas):
     while True:
         try:
             if change.action == "created":
-                saas.request("POST", "/api/model-groups/create", json={"name": group.name, **body})
+                saas.request(
+                    "POST",
+                    "/api/model-groups/create",
+                    json={"name": group.name, "managed_by": MANAGED_BY, **body},
+                )
             else:
                 saas.request("PUT", f"/api/model-groups/{group.name}", json=body)
             return None
@@ -191,7 +203,9 @@ def _organization(change, organization, secrets, litellm, saas):
     }
     if change.action == "created":
         saas.request(
-            "POST", "/api/organizations/create", json={"organization_id": organization.id, **body}
+            "POST",
+            "/api/organizations/create",
+            json={"organization_id": organization.id, "managed_by": MANAGED_BY, **body},
         )
     else:
         saas.request("PUT", f"/api/organizations/{organization.id}", json=body)
@@ -212,7 +226,12 @@ def _team(change, team, secrets, litellm, saas):
         created = saas.request(
             "POST",
             "/api/teams/create",
-            json=body | {"litellm_team_id": team.id, "organization_id": team.organization},
+            json=body
+            | {
+                "litellm_team_id": team.id,
+                "organization_id": team.organization,
+                "managed_by": MANAGED_BY,
+            },
         )
         return created.get("virtual_key")
     if "organization" in change.fields:

@@ -22,6 +22,7 @@ from pathlib import Path
 from bundle.inventory_data import InventoryError, load_hosts
 from bundle.secret_store import SecretStore, SecretStoreError
 from bundle.ssh_tunnel import TunnelError, ssh_argv, ssh_tunnel
+from provisioning import snapshot
 from provisioning.apply import apply, make_plan
 from provisioning.clients import LiteLLMAdmin, ProvisioningError, SaasAdmin
 from provisioning.drift import drift
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError("\n".join(error.problems)) from None
     with services(llm, api, store) as (litellm, saas):
         if args.command == "drift":
-            found = drift(litellm, saas)
+            found = drift(snapshot.read(litellm, saas))
             print("\n".join(map(str, found)) or "drift: none")
             return EXIT_DRIFT if found else 0
         secrets = resolve_secrets(spec, store)

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from provisioning.clients import LiteLLMAdmin, SaasAdmin
-
-PAGE = 100
-
 
 @dataclass(frozen=True)
 class Drift:
@@ -77,20 +73,6 @@ def compare(saas_teams: list[dict], litellm_teams: list[dict], litellm_keys: lis
     return found
 
 
-def list_litellm_keys(litellm: LiteLLMAdmin) -> list[dict]:
-    keys, page = [], 1
-    while True:
-        body = litellm.request(
-            "GET", "/key/list", params={"return_full_object": "true", "page": page, "size": PAGE}
-        )
-        keys += body.get("keys", [])
-        if page >= (body.get("total_pages") or 1):
-            return keys
-        page += 1
-
-
-def drift(litellm: LiteLLMAdmin, saas: SaasAdmin) -> list[Drift]:
-    teams = litellm.request("GET", "/team/list")
-    return compare(
-        saas.teams(), teams if isinstance(teams, list) else [], list_litellm_keys(litellm)
-    )
+def drift(snapshot: dict[str, list[dict]]) -> list[Drift]:
+    """The drift in a live snapshot (provisioning.snapshot.read)."""
+    return compare(snapshot["teams"], snapshot["litellm_teams"], snapshot["litellm_keys"])

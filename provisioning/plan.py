@@ -90,6 +90,10 @@ def desired_state(spec: Spec, secrets: dict[str, str]) -> dict[str, dict[str, di
     }
 
 
+def _managed(item: dict) -> bool:
+    return item.get("managed_by") == MANAGED_BY
+
+
 def _float(value) -> float | None:
     return None if value is None else float(value)
 
@@ -104,7 +108,7 @@ def live_credentials(listing: list[dict]) -> dict[str, dict]:
             "api_base": info.get("api_base"),
             "api_version": info.get("api_version"),
             "api_key": info.get("secret_fingerprint"),
-            "_managed": info.get("managed_by") == MANAGED_BY,
+            "_managed": _managed(info),
         }
     return live
 
@@ -125,14 +129,18 @@ def live_models(listing: list[dict]) -> dict[str, dict]:
             "output_cost_per_token": _float(params.get("output_cost_per_token")),
             "rpm": params.get("rpm"),
             "tpm": params.get("tpm"),
-            "_managed": info.get("managed_by") == MANAGED_BY,
+            "_managed": _managed(info),
         }
     return live
 
 
 def live_model_groups(listing: list[dict]) -> dict[str, dict]:
     return {
-        g["name"]: {"models": sorted(g["models"]), "description": g.get("description", "")}
+        g["name"]: {
+            "models": sorted(g["models"]),
+            "description": g.get("description", ""),
+            "_managed": _managed(g),
+        }
         for g in listing
     }
 
@@ -142,6 +150,7 @@ def live_organizations(listing: list[dict]) -> dict[str, dict]:
         o["organization_id"]: {
             "name": o["name"],
             "litellm_organization_id": o.get("litellm_organization_id"),
+            "_managed": _managed(o),
         }
         for o in listing
     }
@@ -158,6 +167,7 @@ def live_teams(listing: list[dict]) -> dict[str, dict]:
             "rpm_limit": t.get("rpm_limit"),
             "tpm_limit": t.get("tpm_limit"),
             "metadata": t.get("metadata") or {},
+            "_managed": _managed(t),
         }
         for t in listing
     }
@@ -170,8 +180,8 @@ def plan(
     prune: bool = False,
 ) -> list[Change]:
     """Creates and updates in dependency order (credentials first, teams last), then, with
-    `prune`, deletions of what the spec no longer names, in reverse order. In LiteLLM only what
-    seeding created is ever pruned."""
+    `prune`, deletions of what the spec no longer names, in reverse order. Only what seeding
+    created (marked `managed_by: gateway-seed`) is ever pruned: objects added by hand stay."""
     changes: list[Change] = []
     for kind in KINDS:
         have = live.get(kind, {})
@@ -187,7 +197,7 @@ def plan(
             for name, current in sorted(live.get(kind, {}).items()):
                 if name in desired.get(kind, {}):
                     continue
-                if "_managed" in current and not current["_managed"]:
+                if not current.get("_managed"):
                     continue
                 changes.append(Change(kind, name, "deleted"))
     return changes

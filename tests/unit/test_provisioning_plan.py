@@ -1,5 +1,5 @@
 """plan(): created / updated (with the differing fields) / unchanged / deleted (prune only,
-never an unmanaged LiteLLM object), in dependency order, never a secret value."""
+never an object seeding did not create), in dependency order, never a secret value."""
 
 from pathlib import Path
 
@@ -68,10 +68,16 @@ def live_as_the_apis_answer():
             "name": "standard-models",
             "models": ["gpt-3.5-turbo", "claude-3-sonnet"],
             "description": "The guide's example group",
+            "managed_by": MANAGED_BY,
         }
     ]
     organizations = [
-        {"organization_id": "test-org", "name": "Test Org", "litellm_organization_id": "test-org"}
+        {
+            "organization_id": "test-org",
+            "name": "Test Org",
+            "litellm_organization_id": "test-org",
+            "managed_by": MANAGED_BY,
+        }
     ]
     teams = [
         {
@@ -84,6 +90,7 @@ def live_as_the_apis_answer():
             "rpm_limit": None,
             "tpm_limit": None,
             "metadata": {},
+            "managed_by": MANAGED_BY,
         }
     ]
     return {
@@ -135,9 +142,27 @@ def test_prune_deletes_only_what_seeding_manages_and_the_spec_dropped():
     live["model"]["old-model"] = dict(live["model"]["gpt-4-turbo"], name="old-model")
     live["model"]["someone-elses"] = dict(live["model"]["gpt-4-turbo"], _managed=False)
     live["team"]["old-team"] = dict(live["team"]["test-team"])
+    live["organization"]["old-org"] = dict(live["organization"]["test-org"], name="Old")
+    # Added by hand in the SaaS admin panel: no managed_by.
+    by_hand = live_teams(
+        [
+            {
+                "team_id": "customer-team",
+                "name": "C",
+                "organization_id": "test-org",
+                "model_groups": [],
+                "max_budget": 5,
+                "metadata": {},
+            }
+        ]
+    )
+    live["team"] |= by_hand
+    live["model_group"] |= live_model_groups([{"name": "hand-group", "models": ["x"]}])
+    live["organization"] |= live_organizations([{"organization_id": "hand", "name": "H"}])
     assert all(c.action != "deleted" for c in plan(desired(), live))
     deleted = [c for c in plan(desired(), live, prune=True) if c.action == "deleted"]
     assert deleted == [
         Change("team", "old-team", "deleted"),
+        Change("organization", "old-org", "deleted"),
         Change("model", "old-model", "deleted"),
     ]

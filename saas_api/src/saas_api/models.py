@@ -32,7 +32,13 @@ class Timestamps:
     )
 
 
-class Organization(Timestamps, Base):
+class Managed:
+    # Set once at creation by a tool that manages the object ("gateway-seed"); None when it was
+    # created by hand. Lets a tool's prune remove only its own objects.
+    managed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class Organization(Managed, Timestamps, Base):
     __tablename__ = "organizations"
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -42,7 +48,7 @@ class Organization(Timestamps, Base):
     teams: Mapped[list[Team]] = relationship(back_populates="organization")
 
 
-class ModelGroup(Timestamps, Base):
+class ModelGroup(Managed, Timestamps, Base):
     __tablename__ = "model_groups"
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -63,7 +69,7 @@ class TeamModelGroup(Base):
     )
 
 
-class Team(Timestamps, Base):
+class Team(Managed, Timestamps, Base):
     """A team and its one virtual key. `status` records how far LiteLLM has caught up:
     creating (intent recorded, LiteLLM may be partly done), active, suspended, deleting."""
 

@@ -15,6 +15,8 @@ Limit = Annotated[int, Field(ge=1, le=10**9)]
 # LiteLLM's budget periods: seconds, minutes, hours, days, months ("30d", "1mo").
 Duration = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,5}(s|m|h|d|mo)$")]
 ModelName = Annotated[str, Field(min_length=1, max_length=256)]
+# Set at creation by a tool managing the object (the seed: "gateway-seed"); never changed after.
+ManagedBy = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
 
 
 def _distinct(models: list[str]) -> list[str]:
@@ -41,6 +43,7 @@ class OrganizationCreate(Request):
     name: Name
     litellm_organization_id: Identifier | None = None
     organization_id: Identifier | None = None
+    managed_by: ManagedBy | None = None
 
 
 class OrganizationUpdate(Request):
@@ -58,6 +61,7 @@ class OrganizationOut(BaseModel):
     organization_id: str
     name: str
     litellm_organization_id: str | None
+    managed_by: str | None
     created_at: datetime
     updated_at: datetime
     teams: list[TeamSummary] | None = None
@@ -70,6 +74,7 @@ class ModelGroupCreate(Request):
     name: Identifier
     models: ModelList
     description: Annotated[str, Field(max_length=2000)] = ""
+    managed_by: ManagedBy | None = None
 
 
 class ModelGroupUpdate(Request):
@@ -82,6 +87,7 @@ class ModelGroupOut(BaseModel):
     description: str
     models: list[str]
     teams: list[str]
+    managed_by: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -101,6 +107,7 @@ class TeamCreate(Request):
     rpm_limit: Limit | None = None
     tpm_limit: Limit | None = None
     metadata: Metadata | None = None
+    managed_by: ManagedBy | None = None
 
 
 class TeamUpdate(Request):
@@ -136,6 +143,7 @@ class TeamOut(BaseModel):
     key_alias: str
     # LiteLLM's token for the key (its SHA-256): identifies it without revealing it.
     key_hash: str
+    managed_by: str | None
     created_at: datetime
     updated_at: datetime
     # Only on the single-team answer (never in lists): the key itself and LiteLLM's spend.

@@ -182,6 +182,7 @@ async def record_intent(
         rpm_limit=request.rpm_limit,
         tpm_limit=request.tpm_limit,
         metadata_=request.metadata or {},
+        managed_by=request.managed_by,
         status="creating",
         key_generation=1,
         key_ciphertext=vault.encrypt(key),

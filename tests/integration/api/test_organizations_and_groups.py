@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import saas_api
+
+REVISIONS = list((Path(saas_api.__file__).parent / "migrations" / "versions").glob("0*.py"))
+
 
 def test_migrations_ran_once_and_a_rerun_applies_nothing(saas_db):
-    assert saas_db.first_pending == "pending 1"
-    assert "1 to apply" in saas_db.first_migration
+    assert saas_db.first_pending == f"pending {len(REVISIONS)}"
+    assert f"{len(REVISIONS)} to apply" in saas_db.first_migration
     assert "0 to apply" in saas_db.migrate().stdout
     assert saas_db.migrate("--pending").stdout.strip() == "pending 0"
     tables = {r["tablename"] for r in saas_db.rows("SELECT tablename FROM pg_tables")}
     assert {"organizations", "model_groups", "teams", "team_model_groups", "credits"} <= tables
+    managed = saas_db.rows(
+        "SELECT table_name FROM information_schema.columns WHERE column_name = 'managed_by'"
+    )
+    assert sorted(r["table_name"] for r in managed) == ["model_groups", "organizations", "teams"]
 
 
 def test_health_and_readiness(api):

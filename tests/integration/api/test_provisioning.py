@@ -6,15 +6,18 @@ clients, not with the provisioning code under test."""
 from __future__ import annotations
 
 import copy
+import uuid
 
 import pytest
 
+from provisioning import snapshot
 from provisioning.apply import apply, make_plan
 from provisioning.clients import LiteLLMAdmin, SaasAdmin
 from provisioning.spec import parse_spec
 from tests.fakes.seed_spec import example_for_fake_provider
 
 from .conftest import Masked
+from .helpers import new_org, new_team
 
 
 def example_spec(provider_url: str, provider_key: str) -> tuple[dict, dict[str, str]]:
@@ -102,7 +105,7 @@ def test_out_of_band_change_in_litellm_shows_in_drift_and_apply_repairs_it(
     with litellm_proxy.admin() as raw:  # an operator "fixing" LiteLLM by hand
         changed = raw.post("/team/update", json={"team_id": team_id, "max_budget": 1.0})
         assert changed.status_code == 200, changed.text[:300]
-    problems = [d for d in drift(admin_litellm, saas) if d.team_id == team_id]
+    problems = [d for d in drift(snapshot.read(admin_litellm, saas)) if d.team_id == team_id]
     assert [d.problem for d in problems] == ["LiteLLM team budget differs"]
 
     repaired, writes = run(data, secrets, admin_litellm, saas)
@@ -112,4 +115,57 @@ def test_out_of_band_change_in_litellm_shows_in_drift_and_apply_repairs_it(
     assert writes == 1
     live = litellm.team(team_id)["team_info"]
     assert live["max_budget"] == 100.0 and sorted(live["models"]) == group_models
-    assert [d for d in drift(admin_litellm, saas) if d.team_id == team_id] == []
+    assert [d for d in drift(snapshot.read(admin_litellm, saas)) if d.team_id == team_id] == []
+
+
+def test_prune_removes_what_the_spec_dropped_and_nothing_else(
+    clients, litellm, litellm_proxy, fake_provider, saas_db, api, models
+):
+    admin_litellm, saas = clients
+    data, secrets = example_spec(fake_provider.url, fake_provider.api_key)
+    extra_team = dict(data["teams"][0], id=data["teams"][0]["id"] + "-extra", name="Extra Team")
+    data["teams"].append(extra_team)
+    run(data, secrets, admin_litellm, saas)
+    # Added by hand (the admin panel, LiteLLM's UI): not the seed's to remove.
+    hand_org = new_org(api)
+    hand_team = new_team(api, models[:1])["team_id"]
+    with litellm_proxy.admin() as raw:
+        hand_model = f"hand-{uuid.uuid4().hex[:8]}"
+        added = raw.post(
+            "/model/new",
+            json={
+                "model_name": hand_model,
+                "litellm_params": {"model": "openai/gpt-3.5-turbo", "api_base": fake_provider.url},
+                "model_info": {"id": hand_model},
+            },
+        )
+        assert added.status_code == 200, added.text[:300]
+    # Earlier tests' seeded objects are the seed's too: a prune of this spec removes them.
+    seeded_elsewhere = {
+        row["team_id"]
+        for row in saas_db.rows("SELECT team_id FROM teams WHERE managed_by = 'gateway-seed'")
+    } - {t["id"] for t in data["teams"]}
+
+    dropped_model = data["models"].pop(0)  # gpt-4-turbo: in no group
+    data["teams"].remove(extra_team)
+    spec = parse_spec(data, "seed.yaml", lambda ref: True)
+    without_prune = make_plan(spec, secrets, admin_litellm, saas)
+    assert all(c.action != "deleted" for c in without_prune)
+    changes = make_plan(spec, secrets, admin_litellm, saas, prune=True)
+    deleted = {(c.kind, c.name) for c in changes if c.action == "deleted"}
+    assert {("team", extra_team["id"]), ("model", dropped_model["name"])} <= deleted
+    assert {name for kind, name in deleted if kind == "team"} == (
+        {extra_team["id"]} | seeded_elsewhere
+    )
+    apply(spec, secrets, changes, admin_litellm, saas)
+
+    teams = {r["team_id"] for r in saas_db.rows("SELECT team_id FROM teams")}
+    assert extra_team["id"] not in teams and not seeded_elsewhere & teams
+    assert {data["teams"][0]["id"], hand_team} <= teams
+    assert litellm.team(extra_team["id"]) is None
+    assert litellm.team(hand_team) is not None
+    orgs = {r["id"] for r in saas_db.rows("SELECT id FROM organizations")}
+    assert {hand_org, data["organizations"][0]["id"]} <= orgs
+    live_models = {m["model_info"]["id"] for m in litellm.get("/model/info").json()["data"]}
+    assert dropped_model["name"] not in live_models
+    assert {hand_model} | {m["name"] for m in data["models"]} <= live_models

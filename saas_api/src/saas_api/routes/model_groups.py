@@ -31,6 +31,7 @@ async def out(session, group: ModelGroup) -> ModelGroupOut:
         description=group.description,
         models=group.models,
         teams=await group_teams(session, group.name),
+        managed_by=group.managed_by,
         created_at=group.created_at,
         updated_at=group.updated_at,
     )
@@ -82,7 +83,12 @@ async def create_model_group(
         response.status_code = 200
         return await out(session, existing)
     await check_models_exist(litellm, body.models)
-    group = ModelGroup(name=body.name, models=body.models, description=body.description)
+    group = ModelGroup(
+        name=body.name,
+        models=body.models,
+        description=body.description,
+        managed_by=body.managed_by,
+    )
     session.add(group)
     await session.commit()
     await session.refresh(group)

@@ -26,6 +26,7 @@ def out(org: Organization, teams: list[Team] | None = None) -> OrganizationOut:
         organization_id=org.id,
         name=org.name,
         litellm_organization_id=org.litellm_organization_id,
+        managed_by=org.managed_by,
         created_at=org.created_at,
         updated_at=org.updated_at,
         teams=None
@@ -53,6 +54,7 @@ async def create_organization(body: OrganizationCreate, session: SessionDep, res
             id=body.organization_id or f"org_{secrets.token_hex(8)}",
             name=body.name,
             litellm_organization_id=body.litellm_organization_id,
+            managed_by=body.managed_by,
         )
         session.add(org)
         try:

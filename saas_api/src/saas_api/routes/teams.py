@@ -52,6 +52,7 @@ async def out(
         models=models,
         key_alias=team.key_alias(),
         key_hash=team.key_hash,
+        managed_by=team.managed_by,
         created_at=team.created_at,
         updated_at=team.updated_at,
     )
