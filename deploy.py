@@ -1,8 +1,8 @@
 """What every rollout does, in order: `pyinfra inventories/<env>.py deploy.py`.
 
-Preflight runs first on the control machine: the inventory data and the environment's secret
-store are checked (and missing secrets generated) before any host changes. Each component is
-one @deploy in tasks/, applied to the hosts of its group."""
+Preflight runs first on the control machine: the inventory data, the environment's secret
+store (missing secrets generated) and the seed spec are checked before any host changes. Each
+component is one @deploy in tasks/, applied to the hosts of its group; the seed comes last."""
 
 from pyinfra import host
 
@@ -14,9 +14,11 @@ from tasks.litellm import deploy_litellm
 from tasks.postgres import deploy_postgres
 from tasks.redis import deploy_redis
 from tasks.saas_api import deploy_saas_api
+from tasks.seed import check_seed_spec, deploy_seed
 
 check_host_data(host.name, host.data, host.groups)
 secrets_for(host.data.get("environment"))
+check_seed_spec(host.data)
 
 deploy_base()
 
@@ -36,3 +38,4 @@ tier_done(name="Wait until every host has finished the LiteLLM tier", tier="Lite
 
 if "api" in host.groups:
     deploy_saas_api()
+    deploy_seed()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pyinfra.api import FactBase
 
 
@@ -198,3 +200,29 @@ class SaasApiPendingMigrations(LiteLLMPendingMigrations):
             f"test -x {migrate} && test -f {env_file} "
             f"&& {migrate} --env-file {env_file} --pending 2>/dev/null || true"
         )
+
+
+class SeedSnapshot(FactBase):
+    """
+    The live state seeding plans against (provisioning.snapshot), read on an `api` host with
+    the SaaS API's venv and environment file; ``None`` when it cannot be read (first deploy,
+    a service down). It holds no secret: credentials appear as fingerprints, keys as hashes.
+
+    .. code:: python
+
+        {"credentials": [...], "models": [...], "teams": [...], ...}
+    """
+
+    def command(self, python: str, reader: str, env_file: str, saas_url: str) -> str:
+        return (
+            f"test -x {python} && test -f {reader}/provisioning/snapshot.py && test -f {env_file} "
+            f"&& cd {reader} && {python} -m provisioning.snapshot --env-file {env_file} "
+            f"--saas-url {saas_url} 2>/dev/null || true"
+        )
+
+    def process(self, output):
+        text = "".join(output).strip()
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            return None
