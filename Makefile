@@ -11,9 +11,9 @@ TOPOLOGY ?= single
 # when missing), OpenSSH for pyinfra's and testinfra's connections, Node.js to build the bundled
 # Prisma engine (npm comes with it or as Debian's `npm`), PostgreSQL and OpenSSL for the
 # integration tests' throwaway database, Redis for their throwaway LiteLLM proxy, Chromium and
-# its driver for the admin UI check.
+# its driver for the admin UI check, Caddy to check the edge's rendered Caddyfile.
 SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux openssh-client \
-	nodejs postgresql openssl redis-server chromium chromium-driver
+	nodejs postgresql openssl redis-server chromium chromium-driver caddy
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
 	testbed-up testbed-down testbed-status bench bench-litellm bench-seed lock lock-litellm lock-saas-api

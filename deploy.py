@@ -10,6 +10,7 @@ from bundle.deploy_secrets import secrets_for
 from bundle.operations import tier_done
 from bundle.preflight import check_host_data
 from tasks.base import deploy_base
+from tasks.edge import deploy_edge
 from tasks.litellm import deploy_litellm
 from tasks.postgres import deploy_postgres
 from tasks.redis import deploy_redis
@@ -38,4 +39,11 @@ tier_done(name="Wait until every host has finished the LiteLLM tier", tier="Lite
 
 if "api" in host.groups:
     deploy_saas_api()
+
+tier_done(name="Wait until every host has finished the API tier", tier="API tier")
+
+if "edge" in host.groups:
+    deploy_edge()
+
+if "api" in host.groups:
     deploy_seed()

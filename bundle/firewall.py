@@ -22,17 +22,21 @@ VALIDATE = (
 
 
 def render_rules(role: str, port: int, peers: list[str]) -> str:
+    networks = [ipaddress.ip_network(p, strict=False) for p in peers]
+    # A single address as itself (10.0.0.5, not 10.0.0.5/32).
+    text = {n: str(n.network_address if n.num_addresses == 1 else n) for n in networks}
     return render(
         "base/role.nft.j2",
         role=role,
         port=port,
-        peers_v4=sorted({p for p in peers if ipaddress.ip_address(p).version == 4}),
-        peers_v6=sorted({p for p in peers if ipaddress.ip_address(p).version == 6}),
+        peers_v4=sorted({text[n] for n in networks if n.version == 4}),
+        peers_v6=sorted({text[n] for n in networks if n.version == 6}),
     )
 
 
 def allow_port(role: str, port: int, peers: list[str]):
-    """Admit TCP `port` from `peers` (addresses) only; reload the firewall if that changed."""
+    """Admit TCP `port` from `peers` (addresses or networks) only; reload the firewall if that
+    changed."""
     rules = validated_file(
         name=f"Open port {port} to the {role} peers in the firewall",
         content=render_rules(role, port, peers),

@@ -6,6 +6,8 @@ to set it and what to put there."""
 from __future__ import annotations
 
 import ipaddress
+import re
+from pathlib import Path
 
 from pyinfra.api.exceptions import PyinfraError
 
@@ -17,6 +19,11 @@ class PreflightError(PyinfraError):
 
 
 SERVICE_GROUPS = ("db", "cache", "llm", "api", "edge")
+EDGE_TLS_MODES = ("acme", "internal", "files")
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+    re.IGNORECASE,
+)
 
 
 def check_host_data(name: str, data, groups) -> None:
@@ -24,6 +31,52 @@ def check_host_data(name: str, data, groups) -> None:
     check_environment(name, data.get("environment"))
     if any(group in SERVICE_GROUPS for group in groups):
         check_private_address(name, data.get("private_address"))
+    if "edge" in groups:
+        check_edge(name, data)
+
+
+def check_edge(name: str, data) -> None:
+    """The edge's names, admin networks and TLS mode (defaults: tasks/edge.py)."""
+    where = "in group_data/<environment>.py"
+    mode = data.get("edge_tls_mode") or "acme"
+    if mode not in EDGE_TLS_MODES:
+        raise PreflightError(
+            f"{name}: edge_tls_mode {mode!r} is not one of {', '.join(EDGE_TLS_MODES)}; set it "
+            f"{where}"
+        )
+    names = {}
+    for key, example in (("edge_gateway_host", "gateway"), ("edge_api_host", "api")):
+        value = str(data.get(key) or "")
+        if not HOST_NAME.match(value) or any(p in value.lower() for p in PLACEHOLDERS):
+            raise PreflightError(
+                f"{name}: {key} {value!r} is not a DNS name clients can use; set {key} = "
+                f'"{example}.<your domain>" {where} (its DNS record must point at this host)'
+            )
+        names[key] = value.lower()
+    if names["edge_gateway_host"] == names["edge_api_host"]:
+        raise PreflightError(
+            f"{name}: edge_gateway_host and edge_api_host are both {names['edge_api_host']!r}; "
+            "the gateway and the API need a name each"
+        )
+    check_networks(
+        name, "edge_admin_cidrs", data.get("edge_admin_cidrs"), purpose="reach the admin surfaces"
+    )
+    if mode == "acme":
+        email = str(data.get("edge_acme_email") or "")
+        if "@" not in email or any(p in email.lower() for p in PLACEHOLDERS):
+            raise PreflightError(
+                f"{name}: edge_acme_email {email!r} is not a contact address; ACME needs one: "
+                f'set edge_acme_email {where} (or edge_tls_mode = "files" with your own '
+                "certificate)"
+            )
+    if mode == "files":
+        for key in ("edge_tls_certificate", "edge_tls_key"):
+            path = data.get(key)
+            if not path or not Path(str(path)).expanduser().is_file():
+                raise PreflightError(
+                    f"{name}: edge_tls_mode is files but {key} ({path!r}) is not a readable "
+                    f"file on this machine; set {key} {where} to its path"
+                )
 
 
 def check_environment(name: str, value) -> None:
@@ -53,32 +106,35 @@ def check_private_address(name: str, value) -> None:
 
 
 def check_admin_cidrs(name: str, value) -> None:
+    check_networks(name, "base_admin_cidrs", value, purpose="SSH in")
+
+
+def check_networks(name: str, key: str, value, *, purpose: str) -> None:
+    """`key` must be a non-empty list of operator networks (never the whole internet)."""
     where = "set it in group_data/<environment>.py (or group_data/all.py)"
     if not value:
         raise PreflightError(
-            f"{name}: base_admin_cidrs is missing or empty; {where} to the networks allowed to "
-            'SSH in, e.g. ["198.51.100.0/24"]'
+            f"{name}: {key} is missing or empty; {where} to the networks allowed to "
+            f'{purpose}, e.g. ["198.51.100.0/24"]'
         )
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise PreflightError(
-            f"{name}: base_admin_cidrs must be a list of networks, got {value!r}; {where}, "
+            f"{name}: {key} must be a list of networks, got {value!r}; {where}, "
             'e.g. ["198.51.100.0/24"]'
         )
     for cidr in value:
         text = str(cidr)
         if any(p in text.lower() for p in PLACEHOLDERS):
-            raise PreflightError(
-                f"{name}: base_admin_cidrs holds the placeholder {text!r}; {where}"
-            )
+            raise PreflightError(f"{name}: {key} holds the placeholder {text!r}; {where}")
         try:
             network = ipaddress.ip_network(text, strict=False)
         except ValueError:
             raise PreflightError(
-                f"{name}: base_admin_cidrs entry {text!r} is not an IP network; {where} "
+                f"{name}: {key} entry {text!r} is not an IP network; {where} "
                 'with entries like "198.51.100.0/24"'
             ) from None
         if network.prefixlen == 0:
             raise PreflightError(
-                f"{name}: base_admin_cidrs entry {text!r} admits the whole internet to SSH; "
+                f"{name}: {key} entry {text!r} admits the whole internet to {purpose}; "
                 "list only the operators' networks"
             )

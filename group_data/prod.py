@@ -5,3 +5,13 @@ environment = "prod"
 
 # Networks allowed to SSH into every host, e.g. ["198.51.100.0/24", "2001:db8:42::/48"].
 base_admin_cidrs = []
+
+# The TLS edge (tasks/edge.py). Each name needs a DNS record pointing at the edge host.
+edge_gateway_host = ""  # e.g. "gateway.yourcompany.com": LiteLLM, for the teams' apps
+edge_api_host = ""  # e.g. "api.yourcompany.com": the SaaS API
+# Networks allowed to reach LiteLLM's UI and admin API and the SaaS admin routes.
+edge_admin_cidrs = []
+# "acme" (certificates from Let's Encrypt, needs edge_acme_email and ports 80/443 reachable),
+# or "files" with edge_tls_certificate / edge_tls_key (paths on the control machine).
+edge_tls_mode = "acme"
+edge_acme_email = ""

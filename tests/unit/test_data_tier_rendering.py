@@ -133,6 +133,8 @@ def test_scram_verifier_is_deterministic_for_a_given_salt():
     [
         (["10.0.0.21", "10.0.0.22"], "ip saddr { 10.0.0.21, 10.0.0.22 } tcp dport 5432 accept"),
         (["2001:db8::5"], "ip6 saddr { 2001:db8::5 } tcp dport 5432 accept"),
+        (["0.0.0.0/0", "::/0"], "ip6 saddr { ::/0 } tcp dport 5432 accept"),
+        (["198.51.100.0/24"], "ip saddr { 198.51.100.0/24 } tcp dport 5432 accept"),
     ],
 )
 def test_role_rules_admit_only_the_peers(peers, expected, tmp_path):

@@ -1,6 +1,6 @@
 import pytest
 
-from bundle.preflight import PreflightError, check_admin_cidrs
+from bundle.preflight import PreflightError, check_admin_cidrs, check_edge
 
 
 @pytest.mark.parametrize("value", [None, [], ()])
@@ -52,3 +52,41 @@ def test_service_hosts_need_a_private_address(value, expected):
 
     with pytest.raises(PreflightError, match=expected):
         check_private_address("db1", value)
+
+
+EDGE = {
+    "edge_tls_mode": "internal",
+    "edge_gateway_host": "gateway.testbed.internal",
+    "edge_api_host": "api.testbed.internal",
+    "edge_admin_cidrs": ["10.213.0.1/32"],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"edge_tls_mode": "letsencrypt"}, "edge_tls_mode 'letsencrypt' is not one of"),
+        ({"edge_gateway_host": None}, "edge_gateway_host '' is not a DNS name"),
+        ({"edge_api_host": "api.example.com"}, "edge_api_host 'api.example.com' is not a DNS"),
+        ({"edge_api_host": "gateway.testbed.internal"}, "the gateway and the API need a name"),
+        ({"edge_admin_cidrs": ["0.0.0.0/0"]}, "admits the whole internet to reach the admin"),
+        ({"edge_admin_cidrs": None}, "edge_admin_cidrs is missing or empty"),
+        ({"edge_tls_mode": "acme"}, "edge_acme_email '' is not a contact address"),
+        ({"edge_tls_mode": "files"}, "edge_tls_certificate (None) is not a readable file"),
+    ],
+)
+def test_bad_edge_settings_are_refused_naming_the_key(change, expected):
+    with pytest.raises(PreflightError) as refused:
+        check_edge("edge1", EDGE | change)
+    assert expected in str(refused.value)
+    assert str(refused.value).startswith("edge1: ")
+
+
+def test_good_edge_settings_pass(tmp_path):
+    check_edge("edge1", EDGE)
+    check_edge("edge1", EDGE | {"edge_tls_mode": "acme", "edge_acme_email": "ops@corp.net"})
+    cert, key = tmp_path / "edge.crt", tmp_path / "edge.key"
+    cert.write_text("x")
+    key.write_text("y")
+    files = {"edge_tls_mode": "files", "edge_tls_certificate": cert, "edge_tls_key": key}
+    check_edge("edge1", EDGE | files)

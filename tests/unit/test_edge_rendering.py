@@ -1,0 +1,77 @@
+"""The edge's Caddyfile, rendered for each TLS mode, is accepted by Caddy itself (`caddy adapt`,
+the Caddyfile adapter the service uses), and its routes say who reaches what."""
+
+import json
+import subprocess
+
+import pytest
+
+from bundle.render import render
+
+CONTEXT = {
+    "acme_email": "ops@corp.net",
+    "tls_protocols": "tls1.3",
+    "certificate_path": "/etc/caddy/tls/edge.crt",
+    "key_path": "/etc/caddy/tls/edge.key",
+    "gateway_host": "gateway.corp.net",
+    "api_host": "api.corp.net",
+    "admin_cidrs": ["198.51.100.0/24"],
+    "inference_paths": ["/chat/completions", "/v1/*", "/embeddings", "/models"],
+    "llm_upstreams": ["10.0.0.21:4000", "10.0.0.22:4000"],
+    "api_upstreams": ["10.0.0.31:8003"],
+    "health_interval": "2s",
+    "health_timeout": "2s",
+    "fail_duration": "10s",
+    "try_duration": "5s",
+}
+
+
+def adapt(tls_mode: str, tmp_path) -> dict:
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(render("edge/Caddyfile.j2", tls_mode=tls_mode, **CONTEXT))
+    adapted = subprocess.run(
+        ["caddy", "adapt", "--adapter", "caddyfile", "--config", str(caddyfile)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert adapted.returncode == 0, adapted.stderr
+    return json.loads(adapted.stdout)
+
+
+def site(config: dict, name: str) -> dict:
+    (route,) = [
+        r
+        for r in config["apps"]["http"]["servers"]["srv0"]["routes"]
+        if r["match"][0]["host"] == [name]
+    ]
+    return route
+
+
+def flat(node) -> str:
+    return json.dumps(node)
+
+
+@pytest.mark.parametrize("tls_mode", ["acme", "internal", "files"])
+def test_every_tls_mode_is_a_valid_caddy_config(tls_mode, tmp_path):
+    config = adapt(tls_mode, tmp_path)
+    assert config["admin"]["listen"] == "unix//run/caddy/admin.sock"
+    policies = flat(config["apps"].get("tls", {}))
+    if tls_mode == "internal":
+        assert '"module": "internal"' in policies
+    if tls_mode == "files":
+        assert "/etc/caddy/tls/edge.key" in policies
+    assert '"protocol_min": "tls1.3"' in flat(config["apps"]["http"])
+
+
+def test_admin_surfaces_answer_only_the_admin_networks(tmp_path):
+    config = adapt("internal", tmp_path)
+    gateway = flat(site(config, "gateway.corp.net"))
+    # A request from outside the admin networks that is no inference path gets 403.
+    assert '"not": [{"remote_ip": {"ranges": ["198.51.100.0/24"]}}]' in gateway
+    assert '"status_code": 403' in gateway
+    assert '"uri": "/health/liveliness"' in gateway
+    assert "10.0.0.21:4000" in gateway and "10.0.0.22:4000" in gateway
+    api = flat(site(config, "api.corp.net"))
+    assert '"/api/me/*"' in api and "^/api/teams/[^/]+/usage$" in api
+    assert '"status_code": 403' in api and '"uri": "/health"' in api
