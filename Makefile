@@ -80,10 +80,10 @@ testbed-down: setup
 testbed-status: setup
 	$(BIN)/python -m testbed status
 
-# The newcomer's one command: a testbed (TOPOLOGY=single|split), the deploy, its verification.
+# The newcomer's one command: a testbed (TOPOLOGY=single|split), the deploy with the example
+# seed on the fake provider, its verification, the guide's Step 4 through the edge (scripts/demo.py).
 demo: testbed-up
-	$(BIN)/pyinfra -y inventories/testbed.py deploy.py
-	$(BIN)/pytest tests/verify --inventory inventories/testbed.py -q
+	$(BIN)/python scripts/demo.py
 	$(BIN)/python -m testbed status
 
 demo-down: testbed-down
