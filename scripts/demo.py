@@ -125,7 +125,7 @@ def main() -> int:
     verified = run(
         "verification suite",
         [BIN / "python", "-m", "pytest", "tests/verify", "--inventory", "inventories/testbed.py"]
-        + ["-q", "-p", "no:cacheprovider"],
+        + ["-q"],
     )
     print(f"    {verified.strip().splitlines()[-1]}")
 
