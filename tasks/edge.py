@@ -14,6 +14,7 @@ from pathlib import Path
 from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
 
 from bundle import firewall
 from bundle.data import settings_reader
@@ -25,7 +26,6 @@ CADDYFILE = "/etc/caddy/Caddyfile"
 TLS_DIR = "/etc/caddy/tls"
 # Where Caddy (HOME=/var/lib/caddy) keeps its own CA in `internal` mode.
 INTERNAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
-TLS_MODES = ("acme", "internal", "files")
 
 DEFAULTS = {
     "edge_tls_mode": "acme",
@@ -138,7 +138,7 @@ def deploy_edge():
                 f"for i in $(seq 60); do test -s {INTERNAL_ROOT} && exit 0; sleep 1; done; "
                 f"echo 'Caddy created no CA at {INTERNAL_ROOT}' >&2; exit 1"
             ],
-            _if=lambda: started.did_change() or restarted.did_change(),
+            _if=any_changed(started, restarted),
         )
         files.get(
             name="Fetch the edge's CA certificate for clients",
