@@ -100,6 +100,11 @@ def plan_table(changes: list[Change]) -> str:
     return "\n".join(lines + [f"plan: {summary or 'nothing in the spec'}"])
 
 
+def default_keys_file(environment: str) -> Path:
+    """Where issued team keys go unless told otherwise (secrets/ is git-ignored)."""
+    return REPO / "secrets" / f"{environment}-team-keys.json"
+
+
 def write_keys(path: Path, keys: dict[str, str]) -> None:
     """Merge issued keys into a JSON file only the operator can read."""
     existing = json.loads(path.read_text()) if path.exists() else {}
@@ -173,8 +178,7 @@ def run(args: argparse.Namespace) -> int:
             if args.print_keys:
                 print(json.dumps(result.issued_keys, indent=2, sort_keys=True))
             else:
-                # secrets/ is git-ignored, like the secret store beside it
-                path = Path(args.keys_file or REPO / "secrets" / f"{environment}-team-keys.json")
+                path = Path(args.keys_file or default_keys_file(environment))
                 write_keys(path, result.issued_keys)
                 print(f"{len(result.issued_keys)} team key(s) written to {path} (mode 0600)")
         print(f"applied {len(pending)} change(s)")

@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bundle.secret_store import SecretStore  # noqa: E402
+from provisioning.cli import default_keys_file  # noqa: E402
+from tasks.edge import ca_certificate_path  # noqa: E402
 from testbed import paths, state  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -35,8 +37,8 @@ FAKE_PROVIDER_PORT = 9999
 # The fake provider accepts any key; the credentials still need one (LiteLLM sends it).
 PROVIDER_KEY_ENV = "DEMO_FAKE_PROVIDER_KEY"
 GATEWAY, API = "gateway.testbed.internal", "api.testbed.internal"
-CA = REPO / "secrets" / f"{ENVIRONMENT}-edge-ca.crt"
-KEYS_FILE = REPO / "secrets" / f"{ENVIRONMENT}-team-keys.json"
+CA = ca_certificate_path(ENVIRONMENT)
+KEYS_FILE = default_keys_file(ENVIRONMENT)
 
 
 class DemoError(Exception):

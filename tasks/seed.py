@@ -22,7 +22,14 @@ from bundle.deploy_secrets import secrets_for
 from bundle.facts import SeedSnapshot
 from bundle.preflight import PreflightError
 from provisioning.apply import apply, make_plan, plan_against
-from provisioning.cli import REPO, CliError, resolve_secrets, services, write_keys
+from provisioning.cli import (
+    REPO,
+    CliError,
+    default_keys_file,
+    resolve_secrets,
+    services,
+    write_keys,
+)
 from provisioning.spec import Spec, SpecError, env_secret_checker, load_spec
 from tasks.saas_api import ENV_FILE, ROOT, VENV
 from tasks.saas_api import setting as saas_api_setting
@@ -147,6 +154,6 @@ def _apply(path: str, environment: str, llm: dict, api: dict) -> None:
     except CliError as error:
         raise RuntimeError(f"seed: {error}") from None
     if result.issued_keys:
-        keys_file = REPO / "secrets" / f"{environment}-team-keys.json"
+        keys_file = default_keys_file(environment)
         write_keys(keys_file, result.issued_keys)
         logger.info(f"    seed: {len(result.issued_keys)} team key(s) written to {keys_file}")
