@@ -29,9 +29,13 @@ from provisioning.plan import (
 )
 from provisioning.spec import Spec
 
-# LiteLLM workers learn a new database model within ~30 s each: the SaaS API's live check of a
-# group's models may lag that long behind /model/new.
-MODEL_VISIBILITY_SECONDS = 90
+# Every LiteLLM worker keeps its own copy of the database's models and reloads it on this
+# interval (tasks/litellm.py writes it into general_settings.proxy_config_reload_interval_seconds).
+# Until each worker has reloaded, /model/info answers from whichever worker takes the connection:
+# a read right after /model/new may not list the new model yet.
+LITELLM_MODEL_RELOAD_SECONDS = 30
+# The SaaS API's live check of a group's models lags /model/new by up to one reload.
+MODEL_VISIBILITY_SECONDS = 3 * LITELLM_MODEL_RELOAD_SECONDS
 
 
 @dataclass
@@ -85,6 +89,7 @@ def apply(
     saas: SaasAdmin,
     *,
     progress: Callable[[int, int, Change], None] = lambda done, total, change: None,
+    notice: Callable[[str], None] = lambda message: None,
 ) -> Result:
     by_kind = {
         "credential": {c.name: c for c in spec.credentials},
@@ -95,6 +100,7 @@ def apply(
     }
     result = Result(changes)
     todo = [c for c in changes if c.action != "unchanged"]
+    last_model_write = None
     for done, change in enumerate(todo, 1):
         progress(done, len(todo), change)
         item = by_kind[change.kind].get(change.name)
@@ -102,6 +108,10 @@ def apply(
         issued = writer(change, item, secrets, litellm, saas)
         if issued:
             result.issued_keys[change.name] = issued
+        if change.kind == "model":
+            last_model_write = time.monotonic()
+    if last_model_write is not None:
+        _wait_for_every_worker(last_model_write, notice)
     if todo:
         prune = any(c.action == "deleted" for c in changes)
         left = [
@@ -114,6 +124,16 @@ def apply(
                 "read back after applying, these still differ: " + "; ".join(map(str, left))
             )
     return result
+
+
+def _wait_for_every_worker(last_model_write: float, notice: Callable[[str], None]) -> None:
+    """Until every LiteLLM worker has reloaded its models, both the read-back below and the next
+    plan could see an old copy and plan the same model write again (a second seed must change
+    nothing). The workers cannot be asked one by one, so wait out one reload interval."""
+    left = last_model_write + LITELLM_MODEL_RELOAD_SECONDS + 5 - time.monotonic()
+    if left > 0:
+        notice(f"waiting {left:.0f} s for every LiteLLM worker to load the model changes")
+        time.sleep(left)
 
 
 # one writer per kind ---------------------------------------------------------------------------

@@ -173,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
             litellm,
             saas,
             progress=lambda done, total, change: print(f"[{done}/{total}] {change}", flush=True),
+            notice=lambda message: print(message, flush=True),
         )
         if result.issued_keys:
             if args.print_keys:

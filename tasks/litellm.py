@@ -27,6 +27,7 @@ from bundle.operations import (
     running_service,
     venv_from_wheelhouse,
 )
+from provisioning.apply import LITELLM_MODEL_RELOAD_SECONDS
 
 ROOT = "/opt/litellm"
 CACHE = "/var/cache/gateway-bundle"
@@ -177,6 +178,7 @@ def deploy_litellm():
         spend_write_interval=setting("litellm_spend_write_interval"),
         request_timeout=setting("litellm_request_timeout"),
         bundled_engine=mode == "bundled",
+        model_reload_interval=LITELLM_MODEL_RELOAD_SECONDS,
     )
     environment = rendered_file(
         "litellm/litellm.env.j2",

@@ -150,6 +150,7 @@ def _apply(path: str, environment: str, llm: dict, api: dict) -> None:
                 progress=lambda done, total, change: logger.info(
                     f"    seed [{done}/{total}] {change}"
                 ),
+                notice=lambda message: logger.info(f"    seed: {message}"),
             )
     except CliError as error:
         raise RuntimeError(f"seed: {error}") from None

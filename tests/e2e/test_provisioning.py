@@ -48,6 +48,15 @@ def test_cli_seeds_the_example_then_reports_no_change(
     key = json.loads(keys_file.read_text())[team_id]
     assert key not in first.stdout + first.stderr
 
+    # Every LiteLLM worker lists the new models once apply returns: each read is a fresh
+    # connection, which the kernel hands to either worker (2 per host on the testbed).
+    wanted = {m["name"] for m in spec["models"]}
+    admin = {"Authorization": f"Bearer {secret('litellm_master_key')}"}
+    for _ in range(12):
+        with httpx.Client(timeout=30) as fresh:
+            listed = fresh.get(f"{litellm}/model/info", headers=admin).json()["data"]
+        assert wanted <= {m["model_name"] for m in listed}, "a worker still lists old models"
+
     model = spec["model_groups"][0]["models"][0]
     answer = httpx.post(
         f"{litellm}/chat/completions",

@@ -31,6 +31,7 @@ import pytest
 from bundle import artifacts, sizing
 from bundle.render import render
 from bundle.ssh_tunnel import free_port
+from provisioning.apply import LITELLM_MODEL_RELOAD_SECONDS
 from tasks import litellm as litellm_task
 
 REPO = Path(__file__).resolve().parents[2]
@@ -306,6 +307,7 @@ class LiteLLMProxy:
                 spend_write_interval=litellm_task.DEFAULTS["litellm_spend_write_interval"],
                 request_timeout=litellm_task.DEFAULTS["litellm_request_timeout"],
                 bundled_engine=True,
+                model_reload_interval=LITELLM_MODEL_RELOAD_SECONDS,
             )
         )
         env_file = etc / "litellm.env"

@@ -26,6 +26,7 @@ def config(**overrides):
         "spend_write_interval": 10,
         "request_timeout": 600,
         "bundled_engine": True,
+        "model_reload_interval": 30,
     } | overrides
     return yaml.safe_load(render("litellm/config.yaml.j2", **context))
 
