@@ -10,13 +10,14 @@ TOPOLOGY ?= single
 # Debian packages the control machine needs: the testbed's tools (it also installs them itself
 # when missing), OpenSSH for pyinfra's and testinfra's connections, Node.js to build the bundled
 # Prisma engine (npm comes with it or as Debian's `npm`), PostgreSQL and OpenSSL for the
-# integration tests' throwaway database, Redis for their throwaway LiteLLM proxy, Chromium and
-# its driver for the admin UI check, Caddy to check the edge's rendered Caddyfile.
+# integration tests' throwaway database, Redis for their throwaway LiteLLM proxy, Chromium, its
+# driver and NSS's certutil (to trust the edge's CA) for the admin UI checks, nmap for the edge's
+# port scan, Caddy to check the edge's rendered Caddyfile.
 SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux openssh-client \
-	nodejs postgresql openssl redis-server chromium chromium-driver caddy
+	nodejs postgresql openssl redis-server chromium chromium-driver libnss3-tools nmap caddy
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status bench bench-litellm bench-seed lock lock-litellm lock-saas-api
+	testbed-up testbed-down testbed-status bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
 
 setup: $(VENV)/.installed
 
@@ -99,6 +100,10 @@ bench-litellm: setup
 # Seeding at scale: BENCH_ARGS="--teams 1000 --provider-url http://<fake provider>:9999/v1"
 bench-seed: setup
 	$(BIN)/python scripts/bench_seed.py $(BENCH_ARGS)
+
+# A team-key chat completion through the edge vs LiteLLM vs the provider (after make demo)
+bench-edge: setup
+	$(BIN)/python scripts/bench_edge.py $(BENCH_ARGS)
 
 # Re-resolve the hash-locked LiteLLM requirements pushed to llm hosts.
 lock-litellm: setup

@@ -20,6 +20,19 @@ def service_address(group: str, component: str, *, loopback: bool = True) -> str
     return "127.0.0.1" if loopback and address == host.data.get("private_address") else address
 
 
+def service_addresses_in_turn(group: str, component: str, own_group: str) -> list[str]:
+    """Every `group` host's private address, starting at a different one on each `own_group`
+    host (the second api host starts with the second llm host), so that clients which fail
+    over in list order spread their load. Services here listen on private addresses only."""
+    members = inventory.get_group(group, [])
+    if not members:
+        raise DeployError(f"{host.name}: {component} needs a host in the `{group}` group")
+    addresses = [member.data.get("private_address") for member in members]
+    own = [member.name for member in inventory.get_group(own_group, [])]
+    start = own.index(host.name) % len(addresses) if host.name in own else 0
+    return addresses[start:] + addresses[:start]
+
+
 def worker_count(configured) -> int:
     """The configured number of worker processes, else one per core, at most 8."""
     return int(configured) if configured else sizing.clamp(host.get_fact(Cpus) or 1, 1, 8)

@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = read_env_file(args.env_file)
     with (
-        LiteLLMAdmin(env["LITELLM_PROXY_URL"], env["LITELLM_MASTER_KEY"]) as litellm,
+        # Its first LiteLLM (the SaaS API lists every llm host, comma-separated).
+        LiteLLMAdmin(env["LITELLM_PROXY_URL"].split(",")[0], env["LITELLM_MASTER_KEY"]) as litellm,
         SaasAdmin(args.saas_url, env["MASTER_KEY"]) as saas,
     ):
         json.dump(read(litellm, saas), sys.stdout, separators=(",", ":"), sort_keys=True)

@@ -1,6 +1,7 @@
 """Drive LiteLLM's admin UI in a real headless Chromium: open /ui, log in, report what was seen.
 
-Needs Debian's `chromium` and `chromium-driver` and the `selenium` package. Nothing is
+Needs Debian's `chromium`, `chromium-driver` and `libnss3-tools` (certutil, to trust a private
+CA) and the `selenium` package. Nothing is
 downloaded: the driver path is given explicitly (so Selenium Manager never runs) and the
 browser resolves no host but the gateway's, so anything the UI tries to fetch from elsewhere
 fails at once instead of hanging; such attempts are reported in `offsite_requests`.
@@ -11,7 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import shutil
+import subprocess
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -52,8 +58,13 @@ def login_to_litellm_ui(
     *,
     username: str = "admin",
     timeout: float = 60.0,
+    address: str | None = None,
+    ca_file: Path | None = None,
 ) -> dict:
     """Open `<base_url>/ui`, log in as `username` with `master_key`, save a screenshot.
+
+    `address` maps the gateway's host name to that IP address (names without DNS); `ca_file` is
+    the only extra root the browser trusts, so an https page that loads proves its chain.
 
     Returns facts for the caller to assert on, never the key or the session token:
     {"logged_in", "evidence", "error", "url", "title", "token_cookie", "seconds",
@@ -74,13 +85,22 @@ def login_to_litellm_ui(
         "seconds": None,
         "offsite_requests": [],
     }
-    with _quiet_webdriver_wire():
-        _drive_login(base_url, username, master_key, screenshot, timeout, facts)
+    with _quiet_webdriver_wire(), tempfile.TemporaryDirectory(prefix="litellm-ui-") as home:
+        browser = Browser(urlsplit(base_url).hostname, address, ca_file, Path(home))
+        _drive_login(browser, base_url, username, master_key, screenshot, timeout, facts)
     return facts
 
 
-def _drive_login(base_url, username, master_key, screenshot, timeout, facts) -> None:
-    driver = _start_chromium(urlsplit(base_url).hostname, timeout)
+@dataclass
+class Browser:
+    gateway_host: str
+    address: str | None
+    ca_file: Path | None
+    home: Path  # a throwaway HOME: Chromium's NSS certificate database lives in it
+
+
+def _drive_login(browser, base_url, username, master_key, screenshot, timeout, facts) -> None:
+    driver = _start_chromium(browser, timeout)
     try:
         facts["error"] = _open_login_form(driver, f"{base_url}/ui", timeout)
         if facts["error"] is None:
@@ -119,12 +139,20 @@ def _open_login_form(driver, url: str, timeout: float) -> str | None:
     return None
 
 
-def _start_chromium(gateway_host: str, timeout: float) -> webdriver.Chrome:
+def _start_chromium(browser: Browser, timeout: float) -> webdriver.Chrome:
     for path in (CHROMIUM, CHROMEDRIVER):
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} is missing; apt-get install chromium chromium-driver on this machine"
             )
+    if browser.ca_file is not None:
+        _trust(browser.ca_file, browser.home)
+    # Every name but the gateway's fails to resolve (see the module's docstring). Chromium
+    # checks EXCLUDE before any MAP, and the first matching MAP wins.
+    if browser.address:
+        resolver = f"MAP {browser.gateway_host} {browser.address}, MAP * ~NOTFOUND"
+    else:
+        resolver = f"MAP * ~NOTFOUND, EXCLUDE {browser.gateway_host}"
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in (
@@ -141,11 +169,14 @@ def _start_chromium(gateway_host: str, timeout: float) -> webdriver.Chrome:
         "--disable-extensions",
         "--disable-sync",
         "--disable-features=Translate,OptimizationHints,MediaRouter",
-        f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {gateway_host}",
+        f"--host-resolver-rules={resolver}",
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    service = Service(
+        executable_path=str(CHROMEDRIVER), env={**os.environ, "HOME": str(browser.home)}
+    )
+    driver = webdriver.Chrome(options=options, service=service)
     try:
         driver.set_page_load_timeout(timeout)
         driver.set_script_timeout(timeout)
@@ -153,6 +184,20 @@ def _start_chromium(gateway_host: str, timeout: float) -> webdriver.Chrome:
         driver.quit()
         raise
     return driver
+
+
+def _trust(ca_file: Path, home: Path) -> None:
+    """Chromium on Linux takes local roots from the user's NSS database, not /etc/ssl."""
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        raise FileNotFoundError("certutil is missing; apt-get install libnss3-tools")
+    database = home / ".pki" / "nssdb"
+    database.mkdir(parents=True)
+    for args in (
+        ["-N", "--empty-password"],
+        ["-A", "-t", "C,,", "-n", "testbed edge CA", "-i", str(ca_file)],
+    ):
+        subprocess.run([certutil, "-d", f"sql:{database}", *args], check=True, capture_output=True)
 
 
 def _wait_for(condition, timeout: float):

@@ -1,30 +1,37 @@
 """The TLS edge on the testbed, in both topologies: clients reach LiteLLM and the SaaS API only
 through Caddy over TLS that verifies against the CA the deploy fetched; inference and team
 self-service are public; LiteLLM's UI and admin API and the SaaS admin routes answer only the
-admin network (the control machine) and are refused from every other address (a testbed host
-stands in for the internet).
+admin network (the control machine) and are refused from every other address.
+
+"The internet" is a network namespace this module plugs into the testbed's bridge at an address
+no host has: not in the admin networks, not a peer of any role. A TCP port scan from there must
+find 80 and 443 on the edge and nothing else on any host.
 
 Requests use curl with --resolve (the testbed has no DNS for the edge's names)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
-import shlex
 import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
 
+import httpx
 import pytest
 
 from provisioning.apply import apply, make_plan
 from provisioning.clients import LiteLLMAdmin, SaasAdmin
 from provisioning.spec import parse_spec
+from testbed import network, paths, state, topology
 from tests.fakes.seed_spec import example_for_fake_provider
 
 from .conftest import REPO, secret, ssh
 
 GATEWAY, API = "gateway.testbed.internal", "api.testbed.internal"
 CA = REPO / "secrets" / "testbed-edge-ca.crt"
-# Where the outside host keeps its copy of the CA (as a client of the gateway would).
-HOST_CA = "/tmp/gateway-edge-ca.crt"
+ARTIFACTS = REPO / "test-artifacts"
 FAKE_PROVIDER_KEY = "sk-fake-provider-key"
 
 
@@ -55,10 +62,16 @@ def from_admin(name, path, roles, **kwargs) -> tuple[int, str]:
     return int(done.stdout or 0), done.stderr
 
 
-def from_outside(source, name, path, roles, **kwargs) -> tuple[int, str]:
-    """The same request from testbed host `source`, outside the admin networks."""
-    args = curl_args(name, roles["address"][roles["edge"]], path, ca=HOST_CA, **kwargs)
-    done = ssh(source, shlex.join(args), timeout=60)
+def from_outside(internet, name, path, roles, **kwargs) -> tuple[int, str]:
+    """The same request from the internet namespace."""
+    args = curl_args(name, roles["address"][roles["edge"]], path, ca=str(CA), **kwargs)
+    done = subprocess.run(
+        ["ip", "netns", "exec", internet, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return int(done.stdout or 0), done.stderr
 
 
@@ -67,13 +80,21 @@ def header_args(headers: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def outsider(first_deploy, roles):
-    """A testbed host acting as the internet (not in the admin networks): the db host, which in
-    the single topology is the edge itself. It gets the CA the deploy fetched, as a client
-    would."""
-    copied = ssh(roles["db"], f"cat > {HOST_CA}", input=CA.read_text(), timeout=60)
-    assert copied.returncode == 0, copied.stderr
-    return roles["db"]
+def outsider(first_deploy):
+    """The internet: a namespace on the testbed's bridge at the subnet's last-but-one address
+    (hosts count up from .11), removed again after this module."""
+    current = state.load()
+    address = ipaddress.IPv4Network(current.subnet).broadcast_address - 1
+    assert str(address) not in {h.address for h in current.hosts}
+    network.ensure_host_network(
+        name="internet",
+        address=str(address),
+        mac=topology.mac_for(address),
+        subnet=current.subnet,
+    )
+    yield paths.netns_name("internet")
+    subprocess.run(["ip", "link", "del", paths.veth_name("internet")], check=False)
+    subprocess.run(["ip", "netns", "del", paths.netns_name("internet")], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +186,70 @@ def test_admin_surfaces_are_refused_from_outside_and_served_to_admins(
     assert status in (200, 307, 405) and body != "forbidden", body[:300]
 
 
+def open_ports(namespace: str, addresses: list[str]) -> set[tuple[str, int]]:
+    """Every TCP port answering SYN-ACK on `addresses`, scanned from `namespace` (nmap, SYN
+    scan of all 65,535 ports; a dropped probe is retried once)."""
+    scan = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            "nmap",
+            "-n",
+            "-Pn",
+            "-sS",
+            "-p-",
+            "--min-rate",
+            "5000",
+            "--max-retries",
+            "1",
+            "--host-timeout",
+            "10m",
+            "-oX",
+            "-",
+            *addresses,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=True,
+    )
+    report = ET.fromstring(scan.stdout)  # noqa: S314 (nmap's report, written on this machine)
+    scanned = {h.find("address").get("addr") for h in report.iter("host")}
+    assert scanned == set(addresses), f"nmap did not finish every host: {scanned}"
+    return {
+        (host.find("address").get("addr"), int(port.get("portid")))
+        for host in report.iter("host")
+        for port in host.iter("port")
+        if port.find("state").get("state") == "open"
+    }
+
+
+def test_a_port_scan_from_the_internet_finds_only_80_and_443_on_the_edge(
+    first_deploy, roles, outsider
+):
+    addresses = sorted(set(roles["address"].values()))
+    edge = roles["address"][roles["edge"]]
+    assert open_ports(outsider, addresses) == {(edge, 80), (edge, 443)}
+
+
+def test_the_litellm_ui_logs_in_through_the_edge(first_deploy, roles, topology):
+    from .litellm_ui import login_to_litellm_ui
+
+    screenshot = ARTIFACTS / f"litellm-ui-through-the-edge-{topology}.png"
+    result = login_to_litellm_ui(
+        f"https://{GATEWAY}",
+        secret("litellm_master_key"),
+        screenshot,
+        address=roles["address"][roles["edge"]],
+        ca_file=CA,
+    )
+    assert result["logged_in"], result
+    assert result["url"].startswith(f"https://{GATEWAY}/"), result
+    assert screenshot.stat().st_size > 10_000
+
+
 def test_the_admin_network_reads_team_info_through_the_edge(first_deploy, roles, team):
     status, body = from_admin(
         API,
@@ -174,3 +259,108 @@ def test_the_admin_network_reads_team_info_through_the_edge(first_deploy, roles,
     )
     assert status == 200, body[:300]
     assert json.loads(body)["virtual_key"] == team["key"]
+
+
+class EdgeLoad:
+    """Requests through the edge, one after another, from the admin network: a chat completion
+    with the team's key on the gateway, then the team's own record on the API, again and again
+    until stopped. Records (time, what, outcome) for every request."""
+
+    def __init__(self, edge_address: str, team: dict):
+        self.address, self.team = edge_address, team
+        self.records: list[tuple[float, str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _request(self, client, site, method, path, **kwargs) -> str:
+        headers = {"Host": site, "Authorization": f"Bearer {self.team['key']}"}
+        try:
+            answer = client.request(
+                method,
+                f"https://{self.address}{path}",
+                headers=headers,
+                extensions={"sni_hostname": site},
+                **kwargs,
+            )
+        except httpx.HTTPError as error:
+            return type(error).__name__
+        return "ok" if answer.status_code == 200 else f"HTTP {answer.status_code}"
+
+    def _loop(self):
+        chat = {"model": self.team["model"], "messages": [{"role": "user", "content": "drill"}]}
+        with httpx.Client(verify=str(CA), timeout=30) as client:
+            while not self._stop.is_set():
+                outcome = self._request(client, GATEWAY, "POST", "/chat/completions", json=chat)
+                self.records.append((time.monotonic(), "chat", outcome))
+                outcome = self._request(client, API, "GET", "/api/me")
+                self.records.append((time.monotonic(), "api", outcome))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def run_for(self, requests: int, timeout: float = 300) -> None:
+        """Return once `requests` more requests have finished."""
+        target, deadline = len(self.records) + requests, time.monotonic() + timeout
+        while len(self.records) < target:
+            assert time.monotonic() < deadline, f"the load stalled at {len(self.records)}"
+            time.sleep(0.2)
+
+    def run_until(self, moment: float) -> None:
+        """Return at `moment` (time.monotonic()), then once one more request has finished."""
+        while time.monotonic() < moment:
+            time.sleep(0.2)
+        self.run_for(1)
+
+    def failures(self, since: float) -> list[tuple[float, str, str]]:
+        return [r for r in self.records if r[0] >= since and r[2] != "ok"]
+
+
+def in_group(group: str) -> list[str]:
+    return [h.name for h in state.load().hosts if group in h.groups]
+
+
+def stop_services(llm: str, api: str) -> None:
+    for host, unit in ((llm, "litellm"), (api, "saas-api")):
+        stopped = ssh(host, f"systemctl stop {unit}.service", timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def start_services(llm: str, api: str) -> None:
+    for host, unit, root in ((llm, "litellm", "/opt/litellm"), (api, "saas-api", "/opt/saas-api")):
+        started = ssh(host, f"systemctl start {unit}.service && {root}/wait-ready", timeout=400)
+        assert started.returncode == 0, started.stdout + started.stderr
+
+
+@pytest.mark.parametrize("topology", ["split"], indirect=True)
+def test_one_llm_and_one_api_host_down_and_back_cost_no_request(
+    first_deploy, roles, team, topology
+):
+    """Stop LiteLLM on one llm host and the SaaS API on one api host while requests flow through
+    the edge; start them again; then stop the other pair, so only the hosts that came back
+    serve (which proves they rejoined). Failures are counted from each stop on; none may happen
+    once the edge's health check had time to notice (interval + fail duration)."""
+    noticed_within = 2 + 10  # edge_health_interval + edge_fail_duration (tasks/edge.py)
+    (llm1, llm2), (api1, api2) = in_group("llm"), in_group("api")
+    failures, late = [], []
+    with EdgeLoad(roles["address"][roles["edge"]], team) as load:
+        load.run_for(20)
+        assert load.failures(since=0) == [], "requests failed before the drill"
+        for down, back in (((llm2, api2), None), ((llm1, api1), (llm2, api2))):
+            if back:
+                start_services(*back)
+            stopped_at = time.monotonic()
+            stop_services(*down)
+            load.run_until(stopped_at + noticed_within + 15)
+            failures += load.failures(since=stopped_at)
+            late += load.failures(since=stopped_at + noticed_within)
+        start_services(llm1, api1)
+        load.run_for(20)
+    served = len(load.records)
+    print(f"drill: {served} requests through the edge, {len(failures)} failed: {failures[:10]}")
+    assert late == [], f"failures after the health check noticed: {late[:10]}"
+    assert len(failures) <= 2, f"more than the requests in flight at a stop failed: {failures}"

@@ -2,7 +2,10 @@
 
 Errors come in two kinds (callers treat them differently): LiteLLMUnavailable is "retry later"
 (connection refused, timeout, 5xx); LiteLLMRejected is "give up" (LiteLLM refused the request).
-A missing object is not an error: the lookups return None."""
+A missing object is not an error: the lookups return None.
+
+With several LiteLLM hosts (they share one database), a request that could not connect to one,
+and so was never sent, goes to the next; the client stays with the host that answered."""
 
 from __future__ import annotations
 
@@ -39,14 +42,15 @@ def _message(response: httpx.Response) -> str:
 class LiteLLMClient:
     def __init__(
         self,
-        base_url: str,
+        base_urls: list[str],
         master_key: str,
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ):
+        self._base_urls = [url.rstrip("/") for url in base_urls]
+        self._current = 0
         self._http = httpx.AsyncClient(
-            base_url=base_url,
             headers={"Authorization": f"Bearer {master_key}"},
             timeout=timeout,
             transport=transport,
@@ -64,12 +68,7 @@ class LiteLLMClient:
         params: dict | None = None,
         missing: tuple[int, ...] = (),
     ) -> Any:
-        try:
-            response = await self._http.request(method, path, json=json, params=params)
-        except httpx.HTTPError as error:
-            raise LiteLLMUnavailable(
-                f"LiteLLM {method} {path}: {type(error).__name__}: {error}"
-            ) from None
+        response = await self._send(method, path, json=json, params=params)
         if response.status_code in missing:
             return None
         if response.status_code >= 500:
@@ -83,6 +82,24 @@ class LiteLLMClient:
                 response.status_code,
             )
         return response.json()
+
+    async def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+        count = len(self._base_urls)
+        for attempt in range(count):
+            index = (self._current + attempt) % count
+            try:
+                response = await self._http.request(method, self._base_urls[index] + path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                failure = error  # not sent: the next host may take it
+                continue
+            except httpx.HTTPError as error:
+                failure = error  # maybe sent: never repeated elsewhere
+                break
+            self._current = index
+            return response
+        raise LiteLLMUnavailable(
+            f"LiteLLM {method} {path}: {type(failure).__name__}: {failure}"
+        ) from None
 
     # health and models ------------------------------------------------------------------------
 

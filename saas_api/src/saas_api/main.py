@@ -36,7 +36,7 @@ def create_app(
         app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
         app.state.vault = KeyVault(settings.key_encryption_secret.get_secret_value())
         app.state.litellm = LiteLLMClient(
-            settings.litellm_base_url,
+            settings.litellm_base_urls,
             settings.litellm_master_key.get_secret_value(),
             timeout=settings.litellm_timeout_seconds,
             transport=litellm_transport,

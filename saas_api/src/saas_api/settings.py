@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 
 from cryptography.fernet import Fernet
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Fragments of the placeholder values found in example .env files and guides.
@@ -17,6 +17,7 @@ PLACEHOLDER = re.compile(
     r"change[-_ ]?me|your[-_]|replace[-_ ]?me|placeholder|example|xxxx|\.\.\.|<[^>]*>", re.I
 )
 MIN_KEY_LENGTH = 32
+_HTTP_URL = TypeAdapter(AnyHttpUrl)
 
 
 def _real_secret(name: str, value: SecretStr, *, prefix: str = "") -> SecretStr:
@@ -41,7 +42,9 @@ class Settings(BaseSettings):
     database_url: str
     # The admin key callers send as X-Admin-Key.
     master_key: SecretStr
-    litellm_proxy_url: AnyHttpUrl
+    # One LiteLLM URL, or several separated by commas (every llm host): a request that cannot
+    # connect to one is sent to the next.
+    litellm_proxy_url: str
     litellm_master_key: SecretStr
     # Fernet key that encrypts stored virtual keys.
     key_encryption_secret: SecretStr
@@ -59,6 +62,19 @@ class Settings(BaseSettings):
         if re.match(r"[^:]+://[^/@]*:[^/@]*@", value):
             raise ValueError("DATABASE_URL must not contain a password; set PGPASSWORD instead")
         return value
+
+    @field_validator("litellm_proxy_url")
+    @classmethod
+    def _litellm_proxy_url(cls, value: str) -> str:
+        urls = [url.strip() for url in value.split(",")]
+        for url in urls:
+            try:
+                _HTTP_URL.validate_python(url)
+            except ValidationError:
+                raise ValueError(
+                    "LITELLM_PROXY_URL must be http(s) URLs separated by commas"
+                ) from None
+        return ",".join(urls)
 
     @field_validator("master_key")
     @classmethod
@@ -86,8 +102,8 @@ class Settings(BaseSettings):
         return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", self.database_url)
 
     @property
-    def litellm_base_url(self) -> str:
-        return str(self.litellm_proxy_url).rstrip("/")
+    def litellm_base_urls(self) -> list[str]:
+        return [url.rstrip("/") for url in self.litellm_proxy_url.split(",")]
 
 
 @lru_cache
