@@ -66,32 +66,43 @@ def team_key(environment: str, team: str) -> str:
 
 
 def provider_of(edge: dict, model: str, master_key: str, ca: Path | None) -> tuple[dict, str]:
-    """(where the provider listens, the provider's model name), from LiteLLM's /model/info."""
-    data, name = edge["data"], edge["data"]["edge_gateway_host"]
-    try:
-        answer = httpx.get(
-            f"https://{data['private_address']}/model/info",
-            headers={"Authorization": f"Bearer {master_key}", "Host": name},
-            extensions={"sni_hostname": name},
-            verify=str(ca) if ca else True,
-            timeout=30,
-        )
-    except httpx.HTTPError as error:
-        raise BenchError(f"https://{name}/model/info: {error}") from None
-    if answer.status_code != 200:
-        raise BenchError(
-            f"https://{name}/model/info answered {answer.status_code}: run this from an address "
-            "in edge_admin_cidrs"
-        )
-    for deployment in answer.json()["data"]:
-        if deployment["model_name"] == model:
-            params = deployment["litellm_params"]
-            base = urlsplit(params.get("api_base") or "")
-            if base.scheme != "http" or not base.hostname:
-                raise BenchError(f"{model}: api_base {params.get('api_base')!r} is not http://")
-            where = {"address": base.hostname, "port": base.port or 80, "path": base.path}
-            return where, params["model"].split("/", 1)[-1]
-    raise BenchError(f"LiteLLM serves no model {model!r} (--model)")
+    """(where the provider listens, the provider's model name), from LiteLLM's /model/info and,
+    for a model using a stored credential, that credential's api_base."""
+    name = edge["data"]["edge_gateway_host"]
+
+    def admin_get(path: str) -> dict:
+        try:
+            with httpx.Client(verify=str(ca) if ca else True, timeout=30) as client:
+                answer = client.get(
+                    f"https://{edge['data']['private_address']}{path}",
+                    headers={"Authorization": f"Bearer {master_key}", "Host": name},
+                    extensions={"sni_hostname": name},
+                )
+        except httpx.HTTPError as error:
+            raise BenchError(f"https://{name}{path}: {error}") from None
+        if answer.status_code != 200:
+            raise BenchError(
+                f"https://{name}{path} answered {answer.status_code}: run this from an address "
+                "in edge_admin_cidrs"
+            )
+        return answer.json()
+
+    deployment = next(
+        (d for d in admin_get("/model/info")["data"] if d["model_name"] == model), None
+    )
+    if deployment is None:
+        raise BenchError(f"LiteLLM serves no model {model!r} (--model)")
+    params = deployment["litellm_params"]
+    api_base = params.get("api_base")
+    if not api_base and params.get("litellm_credential_name"):
+        for credential in admin_get("/credentials")["credentials"]:
+            if credential["credential_name"] == params["litellm_credential_name"]:
+                api_base = (credential.get("credential_info") or {}).get("api_base")
+    base = urlsplit(api_base or "")
+    if base.scheme != "http" or not base.hostname:
+        raise BenchError(f"{model}: its api_base {api_base!r} is not an http:// provider")
+    where = {"address": base.hostname, "port": base.port or 80, "path": base.path}
+    return where, params["model"].split("/", 1)[-1]
 
 
 def run_on(host: dict, job: dict) -> dict:

@@ -49,7 +49,6 @@ DEFAULTS = {
     ],
     "edge_health_interval": "2s",
     "edge_health_timeout": "2s",
-    "edge_fail_duration": "10s",
     "edge_try_duration": "5s",
     "litellm_port": 4000,
     "saas_api_port": 8003,
@@ -83,7 +82,6 @@ def render_caddyfile(tls_mode: str) -> str:
         api_upstreams=upstreams("api", setting("saas_api_port")),
         health_interval=setting("edge_health_interval"),
         health_timeout=setting("edge_health_timeout"),
-        fail_duration=setting("edge_fail_duration"),
         try_duration=setting("edge_try_duration"),
     )
 

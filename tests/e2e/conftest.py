@@ -22,9 +22,19 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+@pytest.hookimpl(trylast=True)  # after pytest grouped the tests by topology
 def pytest_collection_modifyitems(items):
     for item in items:
         item.add_marker(pytest.mark.e2e)
+    for item in [i for i in items if i.get_closest_marker("last_in_topology")]:
+        items.remove(item)
+        same = [n for n, other in enumerate(items) if topology_of(other) == topology_of(item)]
+        items.insert(same[-1] + 1 if same else len(items), item)
+
+
+def topology_of(item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("topology") if callspec else None
 
 
 def run(args, *, timeout=900, check=False, **kwargs):

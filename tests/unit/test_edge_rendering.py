@@ -21,7 +21,6 @@ CONTEXT = {
     "api_upstreams": ["10.0.0.31:8003"],
     "health_interval": "2s",
     "health_timeout": "2s",
-    "fail_duration": "10s",
     "try_duration": "5s",
 }
 

@@ -5,7 +5,8 @@ Errors come in two kinds (callers treat them differently): LiteLLMUnavailable is
 A missing object is not an error: the lookups return None.
 
 With several LiteLLM hosts (they share one database), a request that could not connect to one,
-and so was never sent, goes to the next; the client stays with the host that answered."""
+and so was never sent, goes to the next, as does a read that failed in any way; the client stays
+with the host that answered."""
 
 from __future__ import annotations
 
@@ -89,11 +90,12 @@ class LiteLLMClient:
             index = (self._current + attempt) % count
             try:
                 response = await self._http.request(method, self._base_urls[index] + path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                failure = error  # not sent: the next host may take it
-                continue
             except httpx.HTTPError as error:
-                failure = error  # maybe sent: never repeated elsewhere
+                failure = error
+                # Not sent, or only a read: the next host may take it. A write that may have
+                # been delivered is never repeated elsewhere.
+                if method == "GET" or isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
+                    continue
                 break
             self._current = index
             return response

@@ -1,5 +1,6 @@
 """The SaaS API's LiteLLM client with several LiteLLM URLs (one per llm host): a request that
-could not connect goes to the next URL; one that may have been delivered is never repeated."""
+could not connect goes to the next URL, as does a failed read; a write that may have been
+delivered is never repeated."""
 
 from __future__ import annotations
 
@@ -58,6 +59,24 @@ def test_a_request_that_may_have_been_delivered_is_not_repeated(litellm_proxy):
             await client.close()
 
     assert asyncio.run(lookup()) is None
+
+
+def test_a_read_that_timed_out_is_asked_of_the_next_host(litellm_proxy):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        stalled = f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+        async def call():
+            client = LiteLLMClient(
+                [stalled, litellm_proxy.base_url], litellm_proxy.master_key, timeout=1
+            )
+            try:
+                return await client.readiness()
+            finally:
+                await client.close()
+
+        assert asyncio.run(call())["db"] == "connected"
 
 
 def test_every_host_refusing_is_unavailable(litellm_proxy):
