@@ -13,10 +13,7 @@ from bundle.facts import PythonVersion
 def service_address(group: str, component: str, *, loopback: bool = True) -> str:
     """Where this host reaches the first host of `group`: loopback when it is this host and
     the service listens there too (`loopback`; the data services do, LiteLLM does not)."""
-    members = inventory.get_group(group, [])
-    if not members:
-        raise DeployError(f"{host.name}: {component} needs a host in the `{group}` group")
-    address = members[0].data.get("private_address")
+    address = _members(group, component)[0].data.get("private_address")
     return "127.0.0.1" if loopback and address == host.data.get("private_address") else address
 
 
@@ -24,13 +21,17 @@ def service_addresses_in_turn(group: str, component: str, own_group: str) -> lis
     """Every `group` host's private address, starting at a different one on each `own_group`
     host (the second api host starts with the second llm host), so that clients which fail
     over in list order spread their load. Services here listen on private addresses only."""
-    members = inventory.get_group(group, [])
-    if not members:
-        raise DeployError(f"{host.name}: {component} needs a host in the `{group}` group")
-    addresses = [member.data.get("private_address") for member in members]
+    addresses = [member.data.get("private_address") for member in _members(group, component)]
     own = [member.name for member in inventory.get_group(own_group, [])]
     start = own.index(host.name) % len(addresses) if host.name in own else 0
     return addresses[start:] + addresses[:start]
+
+
+def _members(group: str, component: str) -> list:
+    members = inventory.get_group(group, [])
+    if not members:
+        raise DeployError(f"{host.name}: {component} needs a host in the `{group}` group")
+    return members
 
 
 def worker_count(configured) -> int:

@@ -141,17 +141,15 @@ def secret(name):
     return SecretStore("testbed").values()[name]
 
 
-class ProcessWatcher:
-    """Samples every host's process list (full argv) while a deploy runs."""
+class Background:
+    """`_loop` on a daemon thread for the length of a `with` block; `_loop` checks `_stop`."""
 
-    def __init__(self, hosts):
-        self.hosts, self.samples, self._stop = hosts, [], threading.Event()
+    def __init__(self):
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self):
-        while not self._stop.is_set():
-            for name in self.hosts:
-                self.samples.append(ssh(name, "ps -eo args --no-headers", timeout=30).stdout)
+        raise NotImplementedError
 
     def __enter__(self):
         self._thread.start()
@@ -160,6 +158,19 @@ class ProcessWatcher:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(timeout=60)
+
+
+class ProcessWatcher(Background):
+    """Samples every host's process list (full argv) while a deploy runs."""
+
+    def __init__(self, hosts):
+        super().__init__()
+        self.hosts, self.samples = hosts, []
+
+    def _loop(self):
+        while not self._stop.is_set():
+            for name in self.hosts:
+                self.samples.append(ssh(name, "ps -eo args --no-headers", timeout=30).stdout)
 
 
 @pytest.fixture(scope="session")

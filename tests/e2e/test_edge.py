@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
-import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -27,7 +26,7 @@ from provisioning.spec import parse_spec
 from testbed import network, paths, state, topology
 from tests.fakes.seed_spec import example_for_fake_provider
 
-from .conftest import REPO, secret, ssh
+from .conftest import REPO, Background, secret, ssh
 
 GATEWAY, API = "gateway.testbed.internal", "api.testbed.internal"
 CA = REPO / "secrets" / "testbed-edge-ca.crt"
@@ -267,16 +266,15 @@ def test_the_admin_network_reads_team_info_through_the_edge(first_deploy, roles,
     assert json.loads(body)["virtual_key"] == team["key"]
 
 
-class EdgeLoad:
+class EdgeLoad(Background):
     """Requests through the edge, one after another, from the admin network: a chat completion
     with the team's key on the gateway, then the team's own record on the API, again and again
     until stopped. Records (time, what, outcome) for every request."""
 
     def __init__(self, edge_address: str, team: dict):
+        super().__init__()
         self.address, self.team = edge_address, team
         self.records: list[tuple[float, str, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _request(self, client, site, method, path, **kwargs) -> str:
         headers = {"Host": site, "Authorization": f"Bearer {self.team['key']}"}
@@ -300,14 +298,6 @@ class EdgeLoad:
                 self.records.append((time.monotonic(), "chat", outcome))
                 outcome = self._request(client, API, "GET", "/api/me/usage")
                 self.records.append((time.monotonic(), "api", outcome))
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=60)
 
     def run_for(self, requests: int, timeout: float = 300) -> None:
         """Return once `requests` more requests have finished."""

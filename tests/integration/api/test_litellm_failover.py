@@ -5,90 +5,76 @@ delivered is never repeated."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import pytest
 from saas_api.litellm import LiteLLMClient, LiteLLMUnavailable
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
+def closed_url() -> str:
+    """A loopback URL nothing listens on (its port bound, then released)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
-def test_a_host_that_refuses_connections_is_skipped(litellm_proxy):
-    dead = f"http://127.0.0.1:{closed_port()}"
+@contextlib.contextmanager
+def silent_url():
+    """A loopback URL that accepts connections (the kernel's backlog) but never answers: a
+    request to it is sent, then times out."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        yield f"http://127.0.0.1:{silent.getsockname()[1]}"
 
-    async def calls():
-        client = LiteLLMClient([dead, litellm_proxy.base_url], litellm_proxy.master_key)
+
+def with_client(urls, proxy, call, *, timeout=30.0):
+    """`call(client)` on a LiteLLMClient over `urls`, closed afterwards."""
+
+    async def run():
+        client = LiteLLMClient(urls, proxy.master_key, timeout=timeout)
         try:
-            return [await client.readiness(), await client.readiness()]
+            return await call(client)
         finally:
             await client.close()
 
-    for answer in asyncio.run(calls()):
+    return asyncio.run(run())
+
+
+def test_a_host_that_refuses_connections_is_skipped(litellm_proxy):
+    async def twice(client):
+        return [await client.readiness(), await client.readiness()]
+
+    for answer in with_client([closed_url(), litellm_proxy.base_url], litellm_proxy, twice):
         assert answer["db"] == "connected", answer
 
 
 def test_a_request_that_may_have_been_delivered_is_not_repeated(litellm_proxy):
-    # Accepts connections (the kernel's backlog) but never answers: the request was sent.
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        stalled = f"http://127.0.0.1:{silent.getsockname()[1]}"
-
-        async def call():
-            client = LiteLLMClient(
-                [stalled, litellm_proxy.base_url], litellm_proxy.master_key, timeout=1
-            )
-            try:
-                await client.create_team("never-sent-twice")
-            finally:
-                await client.close()
-
-        with pytest.raises(LiteLLMUnavailable, match="ReadTimeout"):
-            asyncio.run(call())
-
-    async def lookup():
-        client = LiteLLMClient([litellm_proxy.base_url], litellm_proxy.master_key)
-        try:
-            return await client.get_team("never-sent-twice")
-        finally:
-            await client.close()
-
-    assert asyncio.run(lookup()) is None
+    with silent_url() as stalled, pytest.raises(LiteLLMUnavailable, match="ReadTimeout"):
+        with_client(
+            [stalled, litellm_proxy.base_url],
+            litellm_proxy,
+            lambda client: client.create_team("never-sent-twice"),
+            timeout=1,
+        )
+    team = with_client(
+        [litellm_proxy.base_url], litellm_proxy, lambda client: client.get_team("never-sent-twice")
+    )
+    assert team is None
 
 
 def test_a_read_that_timed_out_is_asked_of_the_next_host(litellm_proxy):
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        stalled = f"http://127.0.0.1:{silent.getsockname()[1]}"
-
-        async def call():
-            client = LiteLLMClient(
-                [stalled, litellm_proxy.base_url], litellm_proxy.master_key, timeout=1
-            )
-            try:
-                return await client.readiness()
-            finally:
-                await client.close()
-
-        assert asyncio.run(call())["db"] == "connected"
+    with silent_url() as stalled:
+        answer = with_client(
+            [stalled, litellm_proxy.base_url],
+            litellm_proxy,
+            lambda client: client.readiness(),
+            timeout=1,
+        )
+    assert answer["db"] == "connected"
 
 
 def test_every_host_refusing_is_unavailable(litellm_proxy):
-    async def call():
-        client = LiteLLMClient(
-            [f"http://127.0.0.1:{closed_port()}", f"http://127.0.0.1:{closed_port()}"],
-            litellm_proxy.master_key,
-        )
-        try:
-            await client.readiness()
-        finally:
-            await client.close()
-
     with pytest.raises(LiteLLMUnavailable, match="ConnectError"):
-        asyncio.run(call())
+        with_client([closed_url(), closed_url()], litellm_proxy, lambda client: client.readiness())
