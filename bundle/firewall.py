@@ -21,24 +21,26 @@ VALIDATE = (
 )
 
 
-def render_rules(role: str, port: int, peers: list[str]) -> str:
+def render_rules(role: str, port: int | list[int], peers: list[str]) -> str:
     networks = [ipaddress.ip_network(p, strict=False) for p in peers]
     # A single address as itself (10.0.0.5, not 10.0.0.5/32).
     text = {n: str(n.network_address if n.num_addresses == 1 else n) for n in networks}
     return render(
         "base/role.nft.j2",
         role=role,
-        port=port,
+        # Several ports as an nft set: { 4000, 4001 }.
+        port=port if isinstance(port, int) else "{ " + ", ".join(map(str, port)) + " }",
         peers_v4=sorted({text[n] for n in networks if n.version == 4}),
         peers_v6=sorted({text[n] for n in networks if n.version == 6}),
     )
 
 
-def allow_port(role: str, port: int, peers: list[str]):
-    """Admit TCP `port` from `peers` (addresses or networks) only; reload the firewall if that
-    changed."""
+def allow_port(role: str, port: int | list[int], peers: list[str]):
+    """Admit TCP `port` (or ports) from `peers` (addresses or networks) only; reload the
+    firewall if that changed."""
+    ports = port if isinstance(port, int) else ", ".join(map(str, port))
     rules = validated_file(
-        name=f"Open port {port} to the {role} peers in the firewall",
+        name=f"Open port {ports} to the {role} peers in the firewall",
         content=render_rules(role, port, peers),
         dest=f"{RULES_DIR}/{role}.nft",
         validate=VALIDATE,

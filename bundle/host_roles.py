@@ -17,14 +17,32 @@ def service_address(group: str, component: str, *, loopback: bool = True) -> str
     return "127.0.0.1" if loopback and address == host.data.get("private_address") else address
 
 
-def service_addresses_in_turn(group: str, component: str, own_group: str) -> list[str]:
-    """Every `group` host's private address, starting at a different one on each `own_group`
-    host (the second api host starts with the second llm host), so that clients which fail
-    over in list order spread their load. Services here listen on private addresses only."""
-    addresses = [member.data.get("private_address") for member in _members(group, component)]
+# LiteLLM runs `litellm_instances` proxies on every llm host, on consecutive ports from
+# `litellm_port`: a crash or restart of one (its ~25 s start-up) leaves the others serving. Its
+# clients (the edge, the SaaS API) and its firewall rule read them from the llm host's own data.
+LITELLM_INSTANCE_DEFAULTS = {"litellm_port": 4000, "litellm_instances": 2}
+
+
+def litellm_ports(data) -> list[int]:
+    """The ports of the LiteLLM instances on the llm host whose data this is (checked by
+    bundle.preflight)."""
+    get = lambda key: int(data.get(key) or LITELLM_INSTANCE_DEFAULTS[key])  # noqa: E731
+    return list(range(get("litellm_port"), get("litellm_port") + get("litellm_instances")))
+
+
+def litellm_urls_in_turn(component: str, own_group: str) -> list[str]:
+    """Every LiteLLM instance on every llm host, as http URLs, starting at a different llm host
+    on each `own_group` host (the second api host starts with the second llm host), so that
+    clients which fail over in list order spread their load. LiteLLM listens on private
+    addresses only, even when it runs on the client's host."""
+    members = _members("llm", component)
     own = [member.name for member in inventory.get_group(own_group, [])]
-    start = own.index(host.name) % len(addresses) if host.name in own else 0
-    return addresses[start:] + addresses[:start]
+    start = own.index(host.name) % len(members) if host.name in own else 0
+    return [
+        f"http://{member.data.get('private_address')}:{port}"
+        for member in members[start:] + members[:start]
+        for port in litellm_ports(member.data)
+    ]
 
 
 def _members(group: str, component: str) -> list:

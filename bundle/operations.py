@@ -259,9 +259,15 @@ def tier_done(tier: str):
     yield from ()  # an operation is a generator of commands; this one has none
 
 
-def readiness_gate(path: str, *, wait_name: str, when: tuple, **script):
+def wait_ready_script(path: str, **script):
     """The service's wait-ready script at `path` (templates/shared/wait-ready.py.j2 with
-    `script`: task, label, unit, url, key, value, timeout), run only when `when` (its start or
+    `script`: task, label, instances {name: {unit, url}}, key, value, timeout). Run without
+    arguments it waits for every instance, with names for those only."""
+    return rendered_file("shared/wait-ready.py.j2", path, mode="755", **script)
+
+
+def readiness_gate(path: str, *, wait_name: str, when: tuple, unit: str, url: str, **script):
+    """A single-instance service's wait-ready script, run only when `when` (its start or
     restart operations) changed something."""
-    rendered_file("shared/wait-ready.py.j2", path, mode="755", **script)
+    wait_ready_script(path, instances={unit: {"unit": unit, "url": url}}, **script)
     server.shell(name=wait_name, commands=[path], _if=any_changed(*when))

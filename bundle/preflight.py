@@ -31,8 +31,23 @@ def check_host_data(name: str, data, groups) -> None:
     check_environment(name, data.get("environment"))
     if any(group in SERVICE_GROUPS for group in groups):
         check_private_address(name, data.get("private_address"))
+    if "llm" in groups:
+        check_litellm_instances(name, data)
     if "edge" in groups:
         check_edge(name, data)
+
+
+def check_litellm_instances(name: str, data) -> None:
+    """LiteLLM's instances per host and their first port (defaults: bundle/host_roles.py)."""
+    for key, low, high in (("litellm_instances", 1, 16), ("litellm_port", 1024, 65535 - 16)):
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise PreflightError(
+                f"{name}: {key} = {value!r}; set a whole number from {low} to {high} in "
+                "group_data/<environment>.py"
+            )
 
 
 def check_edge(name: str, data) -> None:

@@ -90,7 +90,11 @@ def apply(
     *,
     progress: Callable[[int, int, Change], None] = lambda done, total, change: None,
     notice: Callable[[str], None] = lambda message: None,
+    model_reload_seconds: float = LITELLM_MODEL_RELOAD_SECONDS,
 ) -> Result:
+    """Write `changes`, then read back. `model_reload_seconds`: LiteLLM's model reload
+    interval, waited out after model writes when it runs several processes; 0 when one
+    process serves every request (nothing to wait for)."""
     by_kind = {
         "credential": {c.name: c for c in spec.credentials},
         "model": {m.model_id: m for m in spec.models},
@@ -110,8 +114,8 @@ def apply(
             result.issued_keys[change.name] = issued
         if change.kind == "model":
             last_model_write = time.monotonic()
-    if last_model_write is not None:
-        _wait_for_every_worker(last_model_write, notice)
+    if last_model_write is not None and model_reload_seconds:
+        _wait_for_every_worker(last_model_write + model_reload_seconds, notice)
     if todo:
         prune = any(c.action == "deleted" for c in changes)
         left = [
@@ -126,11 +130,11 @@ def apply(
     return result
 
 
-def _wait_for_every_worker(last_model_write: float, notice: Callable[[str], None]) -> None:
+def _wait_for_every_worker(reloaded_by: float, notice: Callable[[str], None]) -> None:
     """Until every LiteLLM worker has reloaded its models, both the read-back below and the next
     plan could see an old copy and plan the same model write again (a second seed must change
     nothing). The workers cannot be asked one by one, so wait out one reload interval."""
-    left = last_model_write + LITELLM_MODEL_RELOAD_SECONDS + 5 - time.monotonic()
+    left = reloaded_by + 5 - time.monotonic()
     if left > 0:
         notice(f"waiting {left:.0f} s for every LiteLLM worker to load the model changes")
         time.sleep(left)

@@ -5,17 +5,19 @@
   sequential        one request at a time: p50/p95/mean latency, requests/s
   concurrent        --concurrency requests in flight: requests/s, p50/p95, failures
   stream            time to the first streamed chunk
-  cold start        `systemctl restart litellm`, then time until /health/readiness reports the
-                    database connected, and until the first chat completion succeeds
+  cold start        `systemctl restart litellm@<port>` (the benchmarked instance), then time until
+                    /health/readiness reports the database connected, and until the first chat
+                    completion succeeds
   spend             what LiteLLM recorded on the key against what its responses said they cost
 
-The first `llm` host of the inventory and its `private_address`/`litellm_port` are used; the
+The first `llm` host of the inventory, its `private_address` and its first LiteLLM instance
+(`litellm_port`) are used; the
 master key is read from the environment's secret store in-process and never printed. The key
 and team are the benchmark's own (`--team-id`, `--key-alias`), created on the first run and
 reused afterwards. Both paths cross an SSH tunnel, so compare them with each other.
 
 Run: python scripts/bench_litellm.py [--inventory inventories/testbed.py] [--requests N]
-[--concurrency C] [--skip-cold]. Restarts litellm.service once unless --skip-cold.
+[--concurrency C] [--skip-cold]. Restarts that instance once unless --skip-cold.
 """
 
 from __future__ import annotations
@@ -298,15 +300,16 @@ def client_for(base_url: str, key: str | None, timeout: float, connections: int)
 
 
 def cold_start(host: LlmHost, base_url: str, key: str, model: str) -> list[tuple[str, str]]:
-    """Restart litellm.service; time (from issuing the restart) until the port answers, until
-    readiness reports the database connected and until a chat completion succeeds."""
-    rows, marks = [], {}
-    restarts_before = int(on_host(host, "systemctl show -P NRestarts litellm.service") or 0)
+    """Restart the instance on the benchmarked port (litellm@<port>); time (from issuing the
+    restart) until the port answers, until readiness reports the database connected and until
+    a chat completion succeeds."""
+    rows, marks, unit = [], {}, f"litellm@{host.port}.service"
+    restarts_before = int(on_host(host, f"systemctl show -P NRestarts {unit}") or 0)
     probe = httpx.Client(base_url=base_url, timeout=2)
     api = client_for(base_url, key, timeout=10, connections=1)
     try:
         started = time.monotonic()
-        on_host(host, "systemctl restart litellm.service", timeout=120)
+        on_host(host, f"systemctl restart {unit}", timeout=120)
         marks["restart command returned"] = time.monotonic() - started
         deadline = started + host.readiness_timeout
         last = "nothing yet"
@@ -336,7 +339,7 @@ def cold_start(host: LlmHost, base_url: str, key: str, model: str) -> list[tuple
     finally:
         probe.close()
         api.close()
-    restarts = int(on_host(host, "systemctl show -P NRestarts litellm.service") or 0)
+    restarts = int(on_host(host, f"systemctl show -P NRestarts {unit}") or 0)
     for label, seconds in marks.items():
         rows.append((label, f"{seconds:7.1f} s"))
     if restarts != restarts_before:
@@ -481,7 +484,7 @@ def bench(args) -> None:
         + (f"; {spent['uncosted']} responses without a cost header" if spent["uncosted"] else "")
     )
     if cold:
-        print("cold start (from issuing `systemctl restart litellm.service`):")
+        print(f"cold start (from issuing `systemctl restart litellm@{host.port}`):")
         for label, value in cold:
             print(f"  {label:<38} {value}")
 

@@ -4,28 +4,39 @@ In order: the hash-locked wheelhouse built on the control machine, pushed and in
 root-owned venv (hosts need no PyPI access); the bundled Prisma engine (Node bridge + npm
 packages, also pushed) and the Prisma client generated against it; configuration; LiteLLM's
 migrations, once, from the first `llm` host, before any proxy restarts; the sandboxed service,
-restarted only when something it reads changed, then gated on its readiness endpoint reporting
-the database connected; the firewall opened to the `api` and `edge` peers only."""
+`litellm_instances` proxies per host (litellm@<port>), each restarted only when something it
+reads changed, one after the other, each gated on its readiness endpoint reporting the database
+connected before the next goes down; the firewall opened to the `api` and `edge` peers only."""
 
 from __future__ import annotations
+
+import re
 
 from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import File
+from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
 
 from bundle import artifacts, firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import FileText, LiteLLMPendingMigrations
-from bundle.host_roles import database_url, require_target_python, service_address
+from bundle.host_roles import (
+    LITELLM_INSTANCE_DEFAULTS,
+    database_url,
+    litellm_ports,
+    require_target_python,
+    service_address,
+)
 from bundle.host_roles import worker_count as worker_count_for
 from bundle.operations import (
-    readiness_gate,
     release_from_tar,
     rendered_file,
-    running_service,
     venv_from_wheelhouse,
+    wait_ready_script,
 )
 from provisioning.apply import LITELLM_MODEL_RELOAD_SECONDS
 
@@ -37,13 +48,16 @@ ENGINE = f"{ROOT}/engine"
 SITE = f"{VENV}/lib/python3.11/site-packages"
 ENV_FILE = f"{ETC}/litellm.env"
 
-DEFAULTS = {
-    "litellm_port": 4000,
+# Before instances: one litellm.service per host (retired by the first deploy that has them).
+SINGLE_UNIT = "/etc/systemd/system/litellm.service"
+
+DEFAULTS = LITELLM_INSTANCE_DEFAULTS | {
     # "bundled": our Node bridge over Prisma's WebAssembly engine, migrations by engine/migrate.py
     # (no download from Prisma's servers). "native": upstream's binaries and `prisma migrate
     # deploy`, for hosts that can reach binaries.prisma.sh.
     "litellm_prisma_engine": "bundled",
-    # Worker processes; unset means one per core, at most 8.
+    # Worker processes per host, shared among its instances (at least one each); unset means
+    # one per core, at most 8.
     "litellm_workers": None,
     "litellm_spend_write_interval": 10,
     "litellm_request_timeout": 600,
@@ -114,8 +128,9 @@ def deploy_litellm():
     mode = engine_mode()
     own_address = host.data.get("private_address")
     secrets = secrets_for(host.data.get("environment"))
-    worker_count = worker_count_for(setting("litellm_workers"))
-    pool_limit = sizing.litellm_pool_limit(host.data, worker_count)
+    ports = litellm_ports(host.data)
+    workers_per_instance = max(1, worker_count_for(setting("litellm_workers")) // len(ports))
+    pool_limit = sizing.litellm_pool_limit(host.data, workers_per_instance * len(ports))
 
     apt.packages(
         name="Install Python's venv support and Node.js (the engine bridge)",
@@ -194,37 +209,88 @@ def deploy_litellm():
         redis_password=secrets["redis_litellm_password"],
     )
     _migrate_once(mode, venv)
+    _retire_other_units(ports)
     unit = rendered_file(
-        "litellm/litellm.service.j2",
-        "/etc/systemd/system/litellm.service",
+        "litellm/litellm@.service.j2",
+        "/etc/systemd/system/litellm@.service",
         listen_address=own_address,
-        port=setting("litellm_port"),
-        workers=worker_count,
+        workers=workers_per_instance,
         environment=OFFLINE_ENV | prisma_environment(mode),
     )
     systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
-    started, restarted = running_service(
-        "litellm.service",
-        "LiteLLM",
-        restart_when=(config, environment, unit, venv, engine, client),
-    )
-    readiness_gate(
+    wait_ready_script(
         f"{ROOT}/wait-ready",
         task="litellm",
         label="LiteLLM",
-        unit="litellm.service",
-        url=f"http://{own_address}:{setting('litellm_port')}/health/readiness",
+        instances={
+            str(port): {
+                "unit": f"litellm@{port}.service",
+                "url": f"http://{own_address}:{port}/health/readiness",
+            }
+            for port in ports
+        },
         key="db",
         value="connected",
         timeout=int(setting("litellm_readiness_timeout")),
-        wait_name="Wait until LiteLLM is ready with its database connected",
-        when=(started, restarted),
     )
+    _run_instances(ports, restart_when=(config, environment, unit, venv, engine, client))
     firewall.allow_port(
         "llm",
-        setting("litellm_port"),
+        ports,
         sorted((peers.client_addresses("api") | peers.client_addresses("edge")) - {own_address}),
     )
+
+
+def _retire_other_units(ports: list[int]) -> None:
+    """Stop what an earlier deploy started and this one does not want, before the instances
+    need their ports: the single litellm.service of hosts deployed before instances, and
+    instances beyond `litellm_instances` when it was lowered."""
+    if host.get_fact(File, path=SINGLE_UNIT):
+        server.shell(
+            name="Retire the single litellm.service (replaced by litellm@<port> instances)",
+            commands=[f"systemctl disable --now litellm.service && rm -f {SINGLE_UNIT}"],
+        )
+    wanted = {f"litellm@{port}.service" for port in ports}
+    loaded = host.get_fact(SystemdStatus, services="litellm@*") or {}
+    instances = {unit for unit in loaded if re.fullmatch(r"litellm@\d+\.service", unit)}
+    for unit in sorted(instances - wanted):
+        systemd.service(
+            name=f"Stop and disable {unit} (beyond litellm_instances)",
+            service=unit,
+            running=False,
+            enabled=False,
+        )
+
+
+def _run_instances(ports: list[int], *, restart_when: tuple) -> None:
+    """Start every instance at once (a new host imports LiteLLM in parallel), then restart the
+    running ones that must read new settings one at a time, each ready before the next goes
+    down: the host keeps serving through a configuration change. pyinfra runs each operation
+    on every host before the next, so every llm host restarts the same instance together."""
+    changed = any_changed(*restart_when)
+    started = {
+        port: systemd.service(
+            name=f"Start and enable LiteLLM on port {port}",
+            service=f"litellm@{port}.service",
+            running=True,
+            enabled=True,
+        )
+        for port in ports
+    }
+    for port, start in started.items():
+        restarted = systemd.service(
+            name=f"Restart LiteLLM on port {port} to load new settings",
+            service=f"litellm@{port}.service",
+            restarted=True,
+            # An instance this run just started has read them already. (Only for our own
+            # units: a package's service started by its install is not "started" by this run.)
+            _if=lambda start=start: changed() and not start.did_change(),
+        )
+        server.shell(
+            name=f"Wait until LiteLLM on port {port} is ready with its database connected",
+            commands=[f"{ROOT}/wait-ready {port}"],
+            _if=any_changed(start, restarted),
+        )
 
 
 def _migrate_once(mode: str, venv) -> None:

@@ -17,7 +17,7 @@ from bundle import artifacts, firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import SaasApiPendingMigrations
-from bundle.host_roles import database_url, require_target_python, service_addresses_in_turn
+from bundle.host_roles import database_url, litellm_urls_in_turn, require_target_python
 from bundle.host_roles import worker_count as worker_count_for
 from bundle.operations import (
     readiness_gate,
@@ -42,7 +42,6 @@ DEFAULTS = {
     # The model group a team created without groups gets; None refuses such requests.
     "saas_api_default_model_group": None,
     "saas_api_readiness_timeout": 120,
-    "litellm_port": 4000,
     "postgres_port": 5432,
 }
 
@@ -55,9 +54,9 @@ def deploy_saas_api():
     own_address = host.data.get("private_address")
     secrets = secrets_for(host.data.get("environment"))
     worker_count = worker_count_for(setting("saas_api_workers"))
-    # LiteLLM listens on its private address only, even when it runs on this host. The SaaS
-    # API gets every llm host and fails over between them (saas_api/litellm.py).
-    litellm_hosts = service_addresses_in_turn("llm", "the SaaS API", "api")
+    # Every LiteLLM instance on every llm host: the SaaS API fails over between them
+    # (saas_api/litellm.py).
+    litellm_urls = litellm_urls_in_turn("the SaaS API", "api")
 
     apt.packages(
         name="Install Python's venv support", packages=["python3-venv"], no_recommends=True
@@ -94,7 +93,7 @@ def deploy_saas_api():
         database_url=database_url("saas", "the SaaS API", setting("postgres_port")),
         database_password=secrets["postgres_saas_password"],
         master_key=secrets["saas_api_master_key"],
-        litellm_url=",".join(f"http://{a}:{setting('litellm_port')}" for a in litellm_hosts),
+        litellm_url=",".join(litellm_urls),
         litellm_master_key=secrets["litellm_master_key"],
         key_encryption_secret=secrets["saas_api_key_encryption_secret"],
         pool_size=sizing.pool_limit(host.data, worker_count, "saas_api"),

@@ -17,7 +17,6 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 
-import httpx
 import pytest
 
 from provisioning.apply import apply, make_plan
@@ -26,10 +25,9 @@ from provisioning.spec import parse_spec
 from testbed import network, paths, state, topology
 from tests.fakes.seed_spec import example_for_fake_provider
 
-from .conftest import REPO, Background, secret, ssh
+from .conftest import REPO, secret, ssh
+from .through_the_edge import API, CA, GATEWAY, NOTICED_WITHIN, EdgeLoad
 
-GATEWAY, API = "gateway.testbed.internal", "api.testbed.internal"
-CA = REPO / "secrets" / "testbed-edge-ca.crt"
 ARTIFACTS = REPO / "test-artifacts"
 FAKE_PROVIDER_KEY = "sk-fake-provider-key"
 
@@ -266,67 +264,20 @@ def test_the_admin_network_reads_team_info_through_the_edge(first_deploy, roles,
     assert json.loads(body)["virtual_key"] == team["key"]
 
 
-class EdgeLoad(Background):
-    """Requests through the edge, one after another, from the admin network: a chat completion
-    with the team's key on the gateway, then the team's own record on the API, again and again
-    until stopped. Records (time, what, outcome) for every request."""
-
-    def __init__(self, edge_address: str, team: dict):
-        super().__init__()
-        self.address, self.team = edge_address, team
-        self.records: list[tuple[float, str, str]] = []
-
-    def _request(self, client, site, method, path, **kwargs) -> str:
-        headers = {"Host": site, "Authorization": f"Bearer {self.team['key']}"}
-        try:
-            answer = client.request(
-                method,
-                f"https://{self.address}{path}",
-                headers=headers,
-                extensions={"sni_hostname": site},
-                **kwargs,
-            )
-        except httpx.HTTPError as error:
-            return type(error).__name__
-        return "ok" if answer.status_code == 200 else f"HTTP {answer.status_code}"
-
-    def _loop(self):
-        chat = {"model": self.team["model"], "messages": [{"role": "user", "content": "drill"}]}
-        with httpx.Client(verify=str(CA), timeout=30) as client:
-            while not self._stop.is_set():
-                outcome = self._request(client, GATEWAY, "POST", "/chat/completions", json=chat)
-                self.records.append((time.monotonic(), "chat", outcome))
-                outcome = self._request(client, API, "GET", "/api/me/usage")
-                self.records.append((time.monotonic(), "api", outcome))
-
-    def run_for(self, requests: int, timeout: float = 300) -> None:
-        """Return once `requests` more requests have finished."""
-        target, deadline = len(self.records) + requests, time.monotonic() + timeout
-        while len(self.records) < target:
-            assert time.monotonic() < deadline, f"the load stalled at {len(self.records)}"
-            time.sleep(0.2)
-
-    def run_until(self, moment: float) -> None:
-        """Return at `moment` (time.monotonic()), then once one more request has finished."""
-        while time.monotonic() < moment:
-            time.sleep(0.2)
-        self.run_for(1)
-
-    def failures(self, since: float) -> list[tuple[float, str, str]]:
-        return [r for r in self.records if r[0] >= since and r[2] != "ok"]
-
-
 def in_group(group: str) -> list[str]:
     return [h.name for h in state.load().hosts if group in h.groups]
 
 
+LITELLM_UNITS = "litellm@4000.service litellm@4001.service"  # the default two instances
+
+
 def take_down(llm: str, api: str, *, kill: bool) -> None:
-    """Stop the SaaS API on `api`; stop LiteLLM on `llm`, or `kill` -9 its main process (systemd
-    restarts it, which takes LiteLLM's ~25 s start-up)."""
+    """Stop the SaaS API on `api`; stop every LiteLLM instance on `llm`, or `kill` -9 their
+    main processes (systemd restarts them, which takes LiteLLM's start-up)."""
     stop_litellm = (
-        "kill -9 $(systemctl show -P MainPID litellm.service)"
+        f"for unit in {LITELLM_UNITS}; do kill -9 $(systemctl show -P MainPID $unit); done"
         if kill
-        else "systemctl stop litellm.service"
+        else f"systemctl stop {LITELLM_UNITS}"
     )
     for host, command in ((llm, stop_litellm), (api, "systemctl stop saas-api.service")):
         done = ssh(host, command, timeout=120)
@@ -334,8 +285,11 @@ def take_down(llm: str, api: str, *, kill: bool) -> None:
 
 
 def start_services(llm: str, api: str) -> None:
-    for host, unit, root in ((llm, "litellm", "/opt/litellm"), (api, "saas-api", "/opt/saas-api")):
-        started = ssh(host, f"systemctl start {unit}.service && {root}/wait-ready", timeout=400)
+    for host, units, root in (
+        (llm, LITELLM_UNITS, "/opt/litellm"),
+        (api, "saas-api.service", "/opt/saas-api"),
+    ):
+        started = ssh(host, f"systemctl start {units} && {root}/wait-ready", timeout=400)
         assert started.returncode == 0, started.stdout + started.stderr
 
 
@@ -347,7 +301,6 @@ def test_one_llm_and_one_api_host_down_and_back_cost_no_request(
     the edge; start them again; then take down the other pair (LiteLLM by kill -9 this time), so
     only the hosts that came back serve (which proves they rejoined). Failures are counted from
     each stop on; none may happen once the edge's active health check had time to notice."""
-    noticed_within = 2 + 2 + 1  # edge_health_interval + edge_health_timeout (tasks/edge.py), + 1 s
     (llm1, llm2), (api1, api2) = in_group("llm"), in_group("api")
     failures, late = [], []
     with EdgeLoad(roles["address"][roles["edge"]], team) as load:
@@ -358,9 +311,9 @@ def test_one_llm_and_one_api_host_down_and_back_cost_no_request(
                 start_services(*back)
             stopped_at = time.monotonic()
             take_down(*down, kill=kill)
-            load.run_until(stopped_at + noticed_within + 15)
+            load.run_until(stopped_at + NOTICED_WITHIN + 15)
             failures += load.failures(since=stopped_at)
-            late += load.failures(since=stopped_at + noticed_within)
+            late += load.failures(since=stopped_at + NOTICED_WITHIN)
         start_services(llm1, api1)
         load.run_for(20)
     served = len(load.records)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from .conftest import REPO, probe, psql_as_litellm, secret, ssh
+from .through_the_edge import NOTICED_WITHIN, EdgeLoad
 
 PORT = 4000
 INPUT_COST, OUTPUT_COST = 0.000002, 0.000004
@@ -218,9 +219,18 @@ def test_rerunning_migrations_changes_nothing(litellm, roles):
     assert int(before) >= 200
 
 
+# The instance behind the `litellm` tunnel (port 4000); the host runs another on 4001.
+INSTANCE = f"litellm@{PORT}.service"
+
+
+def main_pid(host) -> str:
+    return ssh(host, f"systemctl show -P MainPID {INSTANCE}").stdout.strip()
+
+
 def service_pids(host, pattern):
-    """PIDs in LiteLLM's unit whose command line matches `pattern` (a pgrep regex)."""
-    in_unit = "sh -c 'grep -q litellm.service /proc/$0/cgroup && echo $0'"
+    """PIDs in the tunnel's LiteLLM instance whose command line matches `pattern` (a pgrep
+    regex)."""
+    in_unit = f"sh -c 'grep -q {INSTANCE} /proc/$0/cgroup && echo $0'"
     listed = ssh(host, f"pgrep -f -- '{pattern}' | xargs -r -n1 {in_unit}")
     return [int(p) for p in listed.stdout.split()]
 
@@ -251,33 +261,40 @@ def test_killing_the_engine_bridge_recovers_within_10_s(litellm, admin, catalog,
     assert set(service_pids(llm, "engine/bin/query-engine")) - set(bridges)
 
 
-def test_killing_a_worker_keeps_the_service_serving(litellm, admin, catalog, roles):
-    _, key = team_key(admin, catalog)
-    llm = roles["llm"]
-    main = int(ssh(llm, "systemctl show -P MainPID litellm").stdout.strip())
-    workers = service_pids(llm, "multiprocessing.spawn")
-    assert workers, "no worker process found"
-    ssh(llm, f"kill -9 {workers[0]}")
-    recovered = serve_within(litellm, key, catalog["model"], 10)
-    assert recovered is not None
-    assert int(ssh(llm, "systemctl show -P MainPID litellm").stdout.strip()) == main
-
-
-def test_killing_the_proxy_restarts_it_with_keys_models_and_spend_intact(
+def test_killing_a_proxy_keeps_the_service_serving_with_keys_models_and_spend_intact(
     litellm, admin, catalog, roles
 ):
+    """kill -9 of one LiteLLM instance's main process while a team key's completions flow
+    through the edge: the other instances serve them (none may fail once the edge's health
+    check noticed, and never 10 s after the kill); the killed one comes back by itself with the
+    key, its spend and the models."""
     team, key = team_key(admin, catalog)
     ok(chat(litellm, key, catalog["model"]))
     time.sleep(12)  # one spend batch
     spend_before = ok(admin.get("/key/info", params={"key": key}))["info"]["spend"]
     assert spend_before > 0
     llm = roles["llm"]
-    ssh(llm, "kill -9 $(systemctl show -P MainPID litellm)")
-    killed_at = time.monotonic()
-    back = ssh(llm, "sleep 3; /opt/litellm/wait-ready", timeout=400)
+    killed_pid = main_pid(llm)
+    edge_team = {"key": key, "model": catalog["model"]}
+    with EdgeLoad(roles["address"][roles["edge"]], edge_team, api=False) as load:
+        load.run_for(10)
+        assert load.failures(since=0) == [], "requests failed before the kill"
+        killed = ssh(llm, f"kill -9 {killed_pid}")
+        killed_at = time.monotonic()
+        assert killed.returncode == 0, killed.stderr
+        back = ssh(llm, f"/opt/litellm/wait-ready {PORT}", timeout=400)
+        back_after = time.monotonic() - killed_at
+        load.run_for(10)
     assert back.returncode == 0, back.stdout + back.stderr
-    print(f"proxy ready again {time.monotonic() - killed_at:.0f} s after kill -9 of its main PID")
-    assert ok(chat(litellm, key, catalog["model"]))
+    failures = load.failures(since=killed_at)
+    print(
+        f"kill -9 of {INSTANCE}: {len(load.records)} requests through the edge, "
+        f"{len(failures)} failed {[round(at - killed_at, 1) for at, _, _ in failures]} s after "
+        f"the kill; the instance was ready again after {back_after:.0f} s"
+    )
+    assert [f for f in failures if f[0] > killed_at + NOTICED_WITHIN] == [], failures
+    assert main_pid(llm) not in ("0", killed_pid)
+    assert ok(chat(litellm, key, catalog["model"]))  # the killed instance itself serves again
     info = ok(admin.get("/key/info", params={"key": key}))["info"]
     assert info["team_id"] == team and info["spend"] >= spend_before
     models = ok(admin.get("/model/info"))["data"]
@@ -287,7 +304,7 @@ def test_killing_the_proxy_restarts_it_with_keys_models_and_spend_intact(
 def test_a_postgres_restart_under_load_needs_no_proxy_restart(litellm, admin, catalog, roles):
     _, key = team_key(admin, catalog)
     llm, db = roles["llm"], roles["db"]
-    main = ssh(llm, "systemctl show -P MainPID litellm").stdout.strip()
+    main = main_pid(llm)
     results, stop = [], threading.Event()
 
     def load():
@@ -310,13 +327,14 @@ def test_a_postgres_restart_under_load_needs_no_proxy_restart(litellm, admin, ca
     assert restarted.returncode == 0, restarted.stderr
     after = [status for at, status in results if at > restarted_at + 10]
     assert after and all(status == 200 for status in after), after
-    assert ssh(llm, "systemctl show -P MainPID litellm").stdout.strip() == main
+    assert main_pid(llm) == main
     failures = sum(status != 200 for _, status in results)
     print(f"{len(results)} requests under a PostgreSQL restart, {failures} failed")
 
 
-def test_litellm_port_is_closed_to_non_peers(first_deploy, roles, topology):
+def test_litellm_ports_are_closed_to_non_peers(first_deploy, roles, topology):
     address = roles["address"][roles["llm"]]
     # The control machine is never a peer; in split, neither is the database host.
     for source in [None] + ([roles["db"]] if topology == "split" else []):
-        assert probe(source, address, PORT).stdout.strip() != "open", source
+        for port in (PORT, PORT + 1):
+            assert probe(source, address, port).stdout.strip() != "open", (source, port)

@@ -328,14 +328,14 @@ class LiteLLMProxy:
             )
         )
         env_file.chmod(0o600)
+        # The instance litellm@<port>: systemd puts the instance name where the unit says %i.
         unit = render(
-            "litellm/litellm.service.j2",
+            "litellm/litellm@.service.j2",
             listen_address=LOOPBACK,
-            port=self.port,
             workers=1,
             environment=litellm_task.OFFLINE_ENV | litellm_task.prisma_environment("bundled"),
-        )
-        (etc / "litellm.service").write_text(unit)
+        ).replace("%i", str(self.port))
+        (etc / f"litellm@{self.port}.service").write_text(unit)
         moves = {
             litellm_task.VENV: venv,
             litellm_task.ENGINE: engine,

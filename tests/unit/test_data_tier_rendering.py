@@ -146,6 +146,15 @@ def test_role_rules_admit_only_the_peers(peers, expected, tmp_path):
     assert check.returncode == 0, check.stderr
 
 
+def test_role_rules_admit_several_ports_as_one_set(tmp_path):
+    text = render_rules("llm", [4000, 4001], ["10.0.0.31"])
+    assert "ip saddr { 10.0.0.31 } tcp dport { 4000, 4001 } accept" in text
+    candidate = tmp_path / "candidate.nft"
+    candidate.write_text(text)
+    check = subprocess.run(["sh", "-c", VALIDATE.format(path=candidate)], capture_output=True)
+    assert check.returncode == 0, check.stderr
+
+
 def test_role_rules_without_remote_peers_open_nothing(tmp_path):
     text = render_rules("redis", 6379, [])
     assert [line for line in text.splitlines() if line and not line.startswith("#")] == []

@@ -2,6 +2,7 @@
 
 import configparser
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import yaml
 
 from bundle import sizing
 from bundle.facts import LiteLLMPendingMigrations
+from bundle.host_roles import litellm_ports
+from bundle.preflight import PreflightError, check_litellm_instances
 from bundle.render import render
 from tasks.litellm import OFFLINE_ENV, prisma_environment, prisma_generate_command
 
@@ -83,14 +86,13 @@ def test_the_database_password_is_never_part_of_the_url():
 def unit(**overrides):
     context = {
         "listen_address": "10.0.0.21",
-        "port": 4000,
         "workers": 3,
         "environment": OFFLINE_ENV | prisma_environment("bundled"),
     } | overrides
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str
     # systemd allows repeated keys (Environment=); keep the last, check the text for the rest.
-    text = render("litellm/litellm.service.j2", **context)
+    text = render("litellm/litellm@.service.j2", **context)
     parser.read_string(text)
     return parser, text
 
@@ -112,11 +114,39 @@ def test_the_service_runs_sandboxed_as_its_own_user():
         assert service[key] == value, key
 
 
-def test_the_service_listens_on_the_private_address_with_the_given_workers():
+def test_each_instance_listens_on_the_private_address_at_its_port_with_the_given_workers():
     parser, _ = unit(listen_address="10.9.9.9", workers=5)
     command = parser["Service"]["ExecStart"].split()
     assert command[command.index("--host") + 1] == "10.9.9.9"
+    assert command[command.index("--port") + 1] == "%i"  # litellm@4001 listens on 4001
     assert command[command.index("--num_workers") + 1] == "5"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({}, [4000, 4001]),
+        ({"litellm_instances": 1}, [4000]),
+        ({"litellm_port": 5000, "litellm_instances": 3}, [5000, 5001, 5002]),
+    ],
+)
+def test_instances_listen_on_consecutive_ports(data, expected):
+    assert litellm_ports(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"litellm_instances": 0}, "litellm_instances = 0; set a whole number from 1 to 16"),
+        ({"litellm_instances": "2"}, "litellm_instances = '2'"),
+        ({"litellm_instances": True}, "litellm_instances = True"),
+        ({"litellm_port": 80}, "litellm_port = 80; set a whole number from 1024"),
+    ],
+)
+def test_bad_instance_settings_are_refused_before_any_host(data, expected):
+    with pytest.raises(PreflightError, match=re.escape(expected)):
+        check_litellm_instances("llm1", data)
+    check_litellm_instances("llm1", {})  # the defaults pass
 
 
 def test_the_service_runs_offline_and_points_prisma_at_the_bundled_engine():

@@ -3,8 +3,13 @@ environment file, the wait-ready script, the migration fact, the wheel artifact.
 
 import configparser
 import hashlib
+import http.server
+import json
 import secrets
+import subprocess
+import sys
 import tarfile
+import threading
 
 import pytest
 from cryptography.fernet import Fernet
@@ -106,20 +111,68 @@ def test_environment_file_has_no_password_in_the_url_and_an_optional_default_gro
     assert "DEFAULT_MODEL_GROUP=standard\n" in with_group
 
 
-def test_wait_ready_script_renders_for_both_services():
-    for key, value in (("db", "connected"), ("ready", True)):
-        script = render(
+def wait_ready_script(tmp_path, instances: dict, *, key="db", value="connected", timeout=3):
+    script = tmp_path / "wait-ready"
+    script.write_text(
+        render(
             "shared/wait-ready.py.j2",
             task="t",
             label="X",
-            unit="x.service",
-            url="http://10.0.0.5:1/health",
+            instances=instances,
             key=key,
             value=value,
-            timeout=5,
+            timeout=timeout,
         )
-        compile(script, "wait-ready", "exec")
-        assert f'last.get("{key}")' in script
+    )
+    return lambda *names: subprocess.run(
+        [sys.executable, str(script), *names], capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.fixture
+def readiness_server():
+    """/ready answers {"db": "connected"}, /starting {"db": "disconnected"}."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = json.dumps({"db": "connected" if self.path == "/ready" else "disconnected"})
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_wait_ready_waits_for_the_named_instances_or_all(tmp_path, readiness_server):
+    run = wait_ready_script(
+        tmp_path,
+        {
+            "4000": {"unit": "litellm@4000.service", "url": f"{readiness_server}/ready"},
+            "4001": {"unit": "litellm@4001.service", "url": f"{readiness_server}/starting"},
+        },
+    )
+    ready = run("4000")
+    assert ready.returncode == 0 and "(litellm@4000.service) ready after" in ready.stdout
+    for waiting in (run("4001"), run()):  # one named, or all by default
+        assert waiting.returncode != 0
+        assert "(litellm@4001.service) not ready after 3 s" in waiting.stderr
+        assert "'db': 'disconnected'" in waiting.stderr
+    unknown = run("4002")
+    assert unknown.returncode != 0 and "unknown instance '4002'" in unknown.stderr
+
+
+def test_wait_ready_compares_json_values(tmp_path, readiness_server):
+    url = f"{readiness_server}/ready"
+    run = wait_ready_script(tmp_path, {"x": {"unit": "x.service", "url": url}}, value=True)
+    assert run().returncode != 0  # "connected" is not true
+    run = wait_ready_script(tmp_path, {"x": {"unit": "x.service", "url": url}})
+    assert run().returncode == 0
 
 
 def test_pending_migrations_fact_reads_the_last_line():

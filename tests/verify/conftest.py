@@ -7,6 +7,8 @@ data, with strict host key checking whenever the inventory names a known_hosts f
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +48,7 @@ def load_inventory(path: str) -> list[InventoryHost]:
     return [InventoryHost(h["name"], tuple(h["groups"]), h["data"]) for h in hosts]
 
 
-def ssh_config_for(hosts, directory: Path) -> Path:
+def ssh_config_for(hosts, directory: Path, control_dir: Path) -> Path:
     blocks = []
     for host in hosts:
         data = host.data
@@ -62,6 +64,9 @@ def ssh_config_for(hosts, directory: Path) -> Path:
                 "    StrictHostKeyChecking yes",
             ]
         lines += ["    BatchMode yes", "    ConnectTimeout 10", "    LogLevel ERROR"]
+        # testinfra asks for ControlMaster but sets no ControlPath, without which OpenSSH does
+        # not multiplex: every command would pay a new connection and handshake.
+        lines.append(f"    ControlPath {control_dir}/%C")
         blocks.append("\n".join(lines))
     path = directory / "ssh_config"
     path.write_text("\n\n".join(blocks) + "\n")
@@ -77,7 +82,11 @@ def _hosts(config):
             )
         hosts = load_inventory(path)
         directory = Path(config.cache.mkdir("verify"))
-        ssh_config = ssh_config_for(hosts, directory)
+        # Short: a control socket's path must fit in 108 bytes.
+        control_dir = Path(tempfile.mkdtemp(prefix="verify-ssh-"))
+        # The masters exit by themselves 60 s after their last command (testinfra's default).
+        config.add_cleanup(lambda: shutil.rmtree(control_dir, ignore_errors=True))
+        ssh_config = ssh_config_for(hosts, directory, control_dir)
         config._verify_hosts = [
             (host, testinfra.get_host(f"ssh://{host.name}", ssh_config=str(ssh_config)))
             for host in hosts

@@ -11,6 +11,17 @@ pytestmark = pytest.mark.roles("llm")
 VENV = "/opt/litellm/venv"
 
 
+def instance_ports(inventory_host) -> list[int]:
+    """litellm@<port> for `litellm_instances` (default 2) ports from `litellm_port` (4000)."""
+    first = int(inventory_host.data.get("litellm_port") or 4000)
+    return list(range(first, first + int(inventory_host.data.get("litellm_instances") or 2)))
+
+
+def instance_urls(inventory_host, path: str) -> list[str]:
+    address = inventory_host.data["private_address"]
+    return [f"http://{address}:{port}{path}" for port in instance_ports(inventory_host)]
+
+
 def pinned(host):
     """name -> version from the lock the venv was installed from."""
     lock = host.file(f"{VENV}/requirements.lock").content_string
@@ -57,26 +68,36 @@ def test_pushed_wheelhouse_is_private_to_root(host):
     assert (tar.user, tar.mode) == ("root", 0o600)
 
 
-def test_litellm_is_running_and_enabled_as_its_own_user(host):
-    service = host.service("litellm")
-    assert service.is_running and service.is_enabled
-    main = host.check_output("systemctl show -P MainPID litellm")
-    assert host.check_output(f"ps -o user= -p {main}") == "litellm"
+def test_every_instance_is_running_and_enabled_as_its_own_user(host, inventory_host):
+    for port in instance_ports(inventory_host):
+        service = host.service(f"litellm@{port}")
+        assert service.is_running and service.is_enabled, port
+        main = host.check_output(f"systemctl show -P MainPID litellm@{port}")
+        assert host.check_output(f"ps -o user= -p {main}") == "litellm"
 
 
-def test_listens_only_on_the_private_address(host, inventory_host):
-    assert listening_addresses(host, 4000) == {inventory_host.data["private_address"]}
+def test_no_other_litellm_unit_runs(host, inventory_host):
+    running = host.check_output(
+        "systemctl list-units --plain --no-legend --state=running 'litellm*' | cut -d' ' -f1"
+    )
+    expected = {f"litellm@{port}.service" for port in instance_ports(inventory_host)}
+    assert set(running.split()) == expected
 
 
-def test_readiness_reports_the_database_connected(host, inventory_host):
-    url = f"http://{inventory_host.data['private_address']}:4000/health/readiness"
-    answer = json.loads(host.check_output(f"curl -sf --max-time 10 {url}"))
-    assert answer["db"] == "connected"
+def test_every_instance_listens_only_on_the_private_address(host, inventory_host):
+    for port in instance_ports(inventory_host):
+        assert listening_addresses(host, port) == {inventory_host.data["private_address"]}, port
+
+
+def test_every_instance_reports_the_database_connected(host, inventory_host):
+    for url in instance_urls(inventory_host, "/health/readiness"):
+        answer = json.loads(host.check_output(f"curl -sf --max-time 10 {url}"))
+        assert answer["db"] == "connected", url
 
 
 def test_unauthenticated_admin_requests_are_refused(host, inventory_host):
-    url = f"http://{inventory_host.data['private_address']}:4000/key/list"
-    assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {url}") == "401"
+    for url in instance_urls(inventory_host, "/key/list"):
+        assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {url}") == "401"
 
 
 def test_secrets_file_is_readable_by_root_and_the_service_only(host):
@@ -91,10 +112,11 @@ def test_the_database_url_carries_no_password(host):
     assert "@" in url and ":" not in url.split("//", 1)[1].split("@", 1)[0]
 
 
-def test_the_service_is_sandboxed(host):
+def test_the_service_is_sandboxed(host, inventory_host):
+    port = instance_ports(inventory_host)[0]
     properties = host.check_output(
-        "systemctl show litellm -p NoNewPrivileges -p ProtectSystem -p CapabilityBoundingSet "
-        "-p PrivateTmp -p ProtectHome"
+        f"systemctl show litellm@{port} -p NoNewPrivileges -p ProtectSystem "
+        "-p CapabilityBoundingSet -p PrivateTmp -p ProtectHome"
     )
     values = dict(line.split("=", 1) for line in properties.splitlines())
     assert values["NoNewPrivileges"] == "yes"
@@ -120,5 +142,6 @@ def test_the_engine_and_its_packages_are_not_writable_by_the_service(host):
 
 
 @pytest.mark.parametrize("flag", ["LITELLM_LOCAL_MODEL_COST_MAP", "NO_DOCS", "NO_REDOC"])
-def test_the_service_runs_offline_without_docs(host, flag):
-    assert f"{flag}=True" in host.check_output("systemctl show -P Environment litellm")
+def test_the_service_runs_offline_without_docs(host, inventory_host, flag):
+    port = instance_ports(inventory_host)[0]
+    assert f"{flag}=True" in host.check_output(f"systemctl show -P Environment litellm@{port}")

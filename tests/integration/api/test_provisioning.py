@@ -26,6 +26,12 @@ def example_spec(provider_url: str, provider_key: str) -> tuple[dict, dict[str, 
     return data, {c["name"]: provider_key for c in data["credentials"]}
 
 
+# The session's LiteLLM runs one process (litellm_service.py, workers=1): a model it just wrote
+# is in the only copy there is, so apply has no reload interval to wait out. The e2e tests run
+# apply against two instances, with the wait.
+ONE_PROCESS = 0
+
+
 @pytest.fixture
 def clients(litellm_proxy, saas_api_server, saas_settings):
     with (
@@ -39,7 +45,7 @@ def run(data, secrets, litellm, saas):
     spec = parse_spec(data, "seed.yaml", lambda ref: True)
     changes = make_plan(spec, secrets, litellm, saas)
     writes_before = litellm.writes + saas.writes
-    result = apply(spec, secrets, changes, litellm, saas)
+    result = apply(spec, secrets, changes, litellm, saas, model_reload_seconds=ONE_PROCESS)
     return result, litellm.writes + saas.writes - writes_before
 
 
@@ -157,7 +163,7 @@ def test_prune_removes_what_the_spec_dropped_and_nothing_else(
     assert {name for kind, name in deleted if kind == "team"} == (
         {extra_team["id"]} | seeded_elsewhere
     )
-    apply(spec, secrets, changes, admin_litellm, saas)
+    apply(spec, secrets, changes, admin_litellm, saas, model_reload_seconds=ONE_PROCESS)
 
     teams = {r["team_id"] for r in saas_db.rows("SELECT team_id FROM teams")}
     assert extra_team["id"] not in teams and not seeded_elsewhere & teams
