@@ -51,6 +51,9 @@ DEFAULTS = {
     "edge_health_interval": "2s",
     "edge_health_timeout": "2s",
     "edge_try_duration": "5s",
+    # Request bodies are buffered so a retry on another host can resend them; larger ones are
+    # refused (413). Room for images in chat requests.
+    "edge_max_request_body": "64MB",
     "saas_api_port": 8003,
 }
 
@@ -92,6 +95,7 @@ def render_caddyfile(tls_mode: str) -> str:
         health_interval=setting("edge_health_interval"),
         health_timeout=setting("edge_health_timeout"),
         try_duration=setting("edge_try_duration"),
+        max_request_body=setting("edge_max_request_body"),
     )
 
 

@@ -9,6 +9,7 @@ operator would; state is read back with psql on the database, never through Lite
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -16,11 +17,13 @@ import uuid
 import httpx
 import pytest
 
-from .conftest import REPO, probe, psql_as_litellm, secret, ssh
+from .conftest import REPO, deploy_json, probe, psql_as_litellm, secret, ssh
 from .through_the_edge import NOTICED_WITHIN, EdgeLoad
 
 PORT = 4000
 INPUT_COST, OUTPUT_COST = 0.000002, 0.000004
+# A key for load through the edge (tens of requests a second): never rate limited.
+LOAD_RPM = 1_000_000
 ARTIFACTS = REPO / "test-artifacts"
 
 
@@ -223,8 +226,8 @@ def test_rerunning_migrations_changes_nothing(litellm, roles):
 INSTANCE = f"litellm@{PORT}.service"
 
 
-def main_pid(host) -> str:
-    return ssh(host, f"systemctl show -P MainPID {INSTANCE}").stdout.strip()
+def main_pid(host, port=PORT) -> str:
+    return ssh(host, f"systemctl show -P MainPID litellm@{port}.service").stdout.strip()
 
 
 def service_pids(host, pattern):
@@ -268,7 +271,7 @@ def test_killing_a_proxy_keeps_the_service_serving_with_keys_models_and_spend_in
     through the edge: the other instances serve them (none may fail once the edge's health
     check noticed, and never 10 s after the kill); the killed one comes back by itself with the
     key, its spend and the models."""
-    team, key = team_key(admin, catalog)
+    team, key = team_key(admin, catalog, rpm_limit=LOAD_RPM)
     ok(chat(litellm, key, catalog["model"]))
     time.sleep(12)  # one spend batch
     spend_before = ok(admin.get("/key/info", params={"key": key}))["info"]["spend"]
@@ -301,8 +304,49 @@ def test_killing_a_proxy_keeps_the_service_serving_with_keys_models_and_spend_in
     assert catalog["model"] in {m["model_name"] for m in models}
 
 
+def restarted_ports(report) -> dict[int, list[str]]:
+    """Port -> hosts where "Restart LiteLLM on port <port>" changed something (pyinfra's JSON;
+    a name may carry its deploy's prefix)."""
+    found = {}
+    for op in report["results"]["operations"]:
+        match = re.search(r"Restart LiteLLM on port (\d+)", op["name"])
+        if match:
+            found[int(match.group(1))] = op["success"]
+    return found
+
+
+@pytest.mark.parametrize("topology", ["single"], indirect=True)
+def test_a_config_change_restarts_one_instance_at_a_time_and_the_host_keeps_serving(
+    first_deploy, roles, admin, catalog, topology
+):
+    """A deploy that changes LiteLLM's config (and one that changes it back) restarts every
+    instance, each only after the one before is ready again: a team key's completions through
+    the edge, whose only upstreams are this host's two instances, keep succeeding."""
+    _, key = team_key(admin, catalog, rpm_limit=LOAD_RPM)
+    llm = roles["llm"]
+    main_pids = {port: main_pid(llm, port) for port in (PORT, PORT + 1)}
+    edge_team = {"key": key, "model": catalog["model"]}
+    with EdgeLoad(roles["address"][roles["edge"]], edge_team, api=False) as load:
+        load.run_for(10)
+        changed, changed_seconds = deploy_json(
+            "inventories/testbed.py", "--data", "litellm_request_timeout=601"
+        )
+        restored, restored_seconds = deploy_json("inventories/testbed.py")
+        load.run_for(10)
+    for report in (changed, restored):
+        assert restarted_ports(report) == {PORT: [llm], PORT + 1: [llm]}
+    for port, before in main_pids.items():
+        assert main_pid(llm, port) not in ("0", before), port
+    failures = load.failures(since=0)
+    print(
+        f"two rolling restarts (deploys of {changed_seconds:.0f} s and {restored_seconds:.0f} s): "
+        f"{len(load.records)} requests through the edge, {len(failures)} failed: {failures[:5]}"
+    )
+    assert failures == []
+
+
 def test_a_postgres_restart_under_load_needs_no_proxy_restart(litellm, admin, catalog, roles):
-    _, key = team_key(admin, catalog)
+    _, key = team_key(admin, catalog, rpm_limit=LOAD_RPM)
     llm, db = roles["llm"], roles["db"]
     main = main_pid(llm)
     results, stop = [], threading.Event()

@@ -22,6 +22,7 @@ CONTEXT = {
     "health_interval": "2s",
     "health_timeout": "2s",
     "try_duration": "5s",
+    "max_request_body": "64MB",
 }
 
 
@@ -74,3 +75,11 @@ def test_admin_surfaces_answer_only_the_admin_networks(tmp_path):
     api = flat(site(config, "api.corp.net"))
     assert '"/api/me/*"' in api and "^/api/teams/[^/]+/usage$" in api
     assert '"status_code": 403' in api and '"uri": "/health"' in api
+
+
+def test_bodies_are_bounded_and_buffered_so_a_retry_can_resend_them(tmp_path):
+    config = adapt("internal", tmp_path)
+    for name in ("gateway.corp.net", "api.corp.net"):
+        routes = flat(site(config, name))
+        assert '"handler": "request_body", "max_size": 64000000' in routes, name
+        assert '"buffer_requests": true' in routes, name
