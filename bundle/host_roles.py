@@ -18,8 +18,9 @@ def service_address(group: str, component: str, *, loopback: bool = True) -> str
 
 
 # LiteLLM runs `litellm_instances` proxies on every llm host, on consecutive ports from
-# `litellm_port`: a crash or restart of one (its ~25 s start-up) leaves the others serving. Its
-# clients (the edge, the SaaS API) and its firewall rule read them from the llm host's own data.
+# `litellm_port`: a crash or restart of one (LiteLLM needs 10-30 s to start) leaves the others
+# serving. Its clients (the edge, the SaaS API) and its firewall rule read them from the llm
+# host's own data.
 LITELLM_INSTANCE_DEFAULTS = {"litellm_port": 4000, "litellm_instances": 2}
 
 
