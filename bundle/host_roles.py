@@ -39,9 +39,15 @@ def litellm_urls_in_turn(component: str, own_group: str) -> list[str]:
     members = _members("llm", component)
     own = [member.name for member in inventory.get_group(own_group, [])]
     start = own.index(host.name) % len(members) if host.name in own else 0
+    in_turn = members[start:] + members[:start]
+    return [f"http://{endpoint}" for endpoint in litellm_endpoints(in_turn)]
+
+
+def litellm_endpoints(members) -> list[str]:
+    """`address:port` of every LiteLLM instance on the given llm hosts, in their order."""
     return [
-        f"http://{member.data.get('private_address')}:{port}"
-        for member in members[start:] + members[:start]
+        f"{member.data.get('private_address')}:{port}"
+        for member in members
         for port in litellm_ports(member.data)
     ]
 

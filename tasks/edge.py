@@ -18,7 +18,7 @@ from pyinfra.operations.util import any_changed
 
 from bundle import firewall
 from bundle.data import settings_reader
-from bundle.host_roles import litellm_ports
+from bundle.host_roles import litellm_endpoints
 from bundle.operations import rendered_file, running_service, validated_file
 from bundle.render import render
 
@@ -69,15 +69,6 @@ def upstreams(group: str, port: int) -> list[str]:
     return [f"{h.data.get('private_address')}:{port}" for h in inventory.get_group(group, [])]
 
 
-def litellm_upstreams() -> list[str]:
-    """Every LiteLLM instance on every llm host (each checked and balanced on its own)."""
-    return [
-        f"{h.data.get('private_address')}:{port}"
-        for h in inventory.get_group("llm", [])
-        for port in litellm_ports(h.data)
-    ]
-
-
 def render_caddyfile(tls_mode: str) -> str:
     return render(
         "edge/Caddyfile.j2",
@@ -90,7 +81,8 @@ def render_caddyfile(tls_mode: str) -> str:
         api_host=setting("edge_api_host"),
         admin_cidrs=setting("edge_admin_cidrs"),
         inference_paths=setting("edge_inference_paths"),
-        llm_upstreams=litellm_upstreams(),
+        # Every LiteLLM instance of every llm host, each checked and balanced on its own.
+        llm_upstreams=litellm_endpoints(inventory.get_group("llm", [])),
         api_upstreams=upstreams("api", setting("saas_api_port")),
         health_interval=setting("edge_health_interval"),
         health_timeout=setting("edge_health_timeout"),
