@@ -12,6 +12,7 @@ from pyinfra.facts.files import File, Sha1File
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
+from bundle.install_steps import release_steps, venv_steps
 from bundle.render import render
 
 
@@ -147,27 +148,8 @@ def venv_from_wheelhouse(tar: str, root: str, artifact: str):
     if host.get_fact(FileText, path=f"{link}/.gateway-artifact") == artifact:
         host.noop(f"{link} holds {artifact}")
         return
-    wheels = f"{root}/venvs/.wheels"
-    yield StringCommand("rm", "-rf", target, wheels)
-    yield StringCommand("mkdir", "-p", wheels)
-    yield StringCommand("tar", "-xf", tar, "-C", wheels)
-    yield StringCommand("python3", "-m", "venv", target)
-    yield StringCommand(
-        f"{target}/bin/pip",
-        "install",
-        "--quiet",
-        "--no-index",
-        "--no-deps",
-        "--require-hashes",
-        "--disable-pip-version-check",
-        "--find-links",
-        wheels,
-        "--requirement",
-        f"{wheels}/requirements.lock",
-    )
-    yield StringCommand("cp", f"{wheels}/requirements.lock", f"{target}/requirements.lock")
-    yield StringCommand(f"echo {artifact} > {target}/.gateway-artifact")
-    yield StringCommand("rm", "-rf", wheels)
+    for step in venv_steps(tar, root, artifact):
+        yield StringCommand(step)
     yield from _switch_link(link, target, f"{root}/venvs", artifact)
 
 
@@ -185,10 +167,8 @@ def release_from_tar(tar: str, releases: str, link: str, release: str):
     if host.get_fact(FileText, path=f"{link}/.gateway-release") == release:
         host.noop(f"{link} holds {release}")
         return
-    yield StringCommand("rm", "-rf", target)
-    yield StringCommand("mkdir", "-p", target)
-    yield StringCommand("tar", "-xf", tar, "-C", target, "--no-same-owner")
-    yield StringCommand(f"echo {release} > {target}/.gateway-release")
+    for step in release_steps(tar, releases, release):
+        yield StringCommand(step)
     yield from _switch_link(link, target, releases, release)
 
 

@@ -26,7 +26,7 @@ from pyrage import x25519
 
 REPO = Path(__file__).resolve().parent.parent
 FORMAT = 1
-SELF_PROVISIONED_ENVIRONMENTS = ("testbed",)
+SELF_PROVISIONED_ENVIRONMENTS = ("testbed", "dev")
 PLACEHOLDER_WORDS = (
     "changeme",
     "change-me",

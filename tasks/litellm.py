@@ -32,6 +32,15 @@ from bundle.host_roles import (
     service_address,
 )
 from bundle.host_roles import worker_count as worker_count_for
+from bundle.litellm_layout import (
+    ENGINE,
+    ENGINE_MODES,
+    OFFLINE_ENV,
+    ROOT,
+    VENV,
+    prisma_environment,
+    prisma_generate_command,
+)
 from bundle.operations import (
     release_from_tar,
     rendered_file,
@@ -40,12 +49,8 @@ from bundle.operations import (
 )
 from provisioning.apply import LITELLM_MODEL_RELOAD_SECONDS
 
-ROOT = "/opt/litellm"
 CACHE = "/var/cache/gateway-bundle"
 ETC = "/etc/litellm"
-VENV = f"{ROOT}/venv"
-ENGINE = f"{ROOT}/engine"
-SITE = f"{VENV}/lib/python3.11/site-packages"
 ENV_FILE = f"{ETC}/litellm.env"
 
 # Before instances: one litellm.service per host (retired by the first deploy that has them).
@@ -65,34 +70,6 @@ DEFAULTS = LITELLM_INSTANCE_DEFAULTS | {
     "postgres_port": 5432,
     "redis_port": 6379,
 }
-ENGINE_MODES = ("bundled", "native")
-# Both modes: the Prisma CLI is the one in the engine's npm packages (no npm on hosts), run by
-# Debian's node, without its telemetry call.
-PRISMA_CLI_ENV = {
-    "PRISMA_BINARY_CACHE_DIR": ENGINE,
-    "PRISMA_USE_GLOBAL_NODE": "1",
-    "PRISMA_HIDE_UPDATE_MESSAGE": "1",
-    "CHECKPOINT_DISABLE": "1",
-}
-# Bundled mode: our bridge is the query engine, the schema engine a stand-in (no download), and
-# the platform is given so no engine `--version` probe runs at every connect.
-BUNDLED_ENGINE_ENV = {
-    "PRISMA_QUERY_ENGINE_BINARY": f"{ENGINE}/bin/query-engine",
-    "PRISMA_SCHEMA_ENGINE_BINARY": f"{ENGINE}/bin/schema-engine",
-    "PRISMA_BINARY_PLATFORM": "debian-openssl-3.0.x",
-}
-# Nothing is fetched from the internet at import or at run time.
-OFFLINE_ENV = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
-    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
-    "LITELLM_LOCAL_BLOG_POSTS": "True",
-    "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
-    "NO_DOCS": "True",
-    "NO_REDOC": "True",
-    "LITELLM_LOG": "INFO",
-}
-
 setting = settings_reader(DEFAULTS)
 
 
@@ -104,22 +81,6 @@ def engine_mode() -> str:
             "(group_data)"
         )
     return mode
-
-
-def prisma_environment(mode: str) -> dict[str, str]:
-    """What `prisma generate` and the service need: in native mode Prisma downloads its own
-    engines (hosts must reach Prisma's binary server)."""
-    return PRISMA_CLI_ENV | (BUNDLED_ENGINE_ENV if mode == "bundled" else {})
-
-
-def prisma_generate_command(mode: str) -> str:
-    """Generate LiteLLM's Prisma client into the venv (the schema's generator, `prisma-client-py`,
-    is a script in the venv's bin)."""
-    env = " ".join(f"{k}={v}" for k, v in prisma_environment(mode).items())
-    return (
-        f"cd {SITE}/litellm/proxy && env HOME=/root PATH={VENV}/bin:/usr/bin:/bin {env} "
-        f"{VENV}/bin/prisma generate --schema schema.prisma >/dev/null"
-    )
 
 
 @deploy("LiteLLM")

@@ -62,6 +62,9 @@ def deploy_redis():
         memory_mb=memory,
         shares_host=shares_host,
         maxmemory_mb=maxmemory,
+        supervised="systemd",
+        pidfile="/run/redis/redis-server.pid",
+        aclfile="/etc/redis/users.acl",
     )
     # A restart, not a reload: bind addresses and the ACL file are read at start. Nothing is lost:
     # Redis writes its append-only file on shutdown and replays it on start.

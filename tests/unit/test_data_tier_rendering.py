@@ -85,6 +85,9 @@ def test_redis_is_protected_bound_and_persistent():
         memory_mb=4096,
         shares_host=False,
         maxmemory_mb=1024,
+        supervised="systemd",
+        pidfile="/run/redis/redis-server.pid",
+        aclfile="/etc/redis/users.acl",
     )
     settings = dict(line.split(" ", 1) for line in text.splitlines() if line and line[0] != "#")
     assert settings["bind"] == "10.0.0.12"

@@ -1,0 +1,53 @@
+"""Where LiteLLM lives and how it is started, wherever it runs: on `llm` hosts (tasks/litellm.py)
+and in the dev target's image (compose/). One place, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+ROOT = "/opt/litellm"
+VENV = f"{ROOT}/venv"
+ENGINE = f"{ROOT}/engine"
+SITE = f"{VENV}/lib/python3.11/site-packages"
+
+ENGINE_MODES = ("bundled", "native")
+# Both modes: the Prisma CLI is the one in the engine's npm packages (no npm on hosts), run by
+# Debian's node, without its telemetry call.
+PRISMA_CLI_ENV = {
+    "PRISMA_BINARY_CACHE_DIR": ENGINE,
+    "PRISMA_USE_GLOBAL_NODE": "1",
+    "PRISMA_HIDE_UPDATE_MESSAGE": "1",
+    "CHECKPOINT_DISABLE": "1",
+}
+# Bundled mode: our bridge is the query engine, the schema engine a stand-in (no download), and
+# the platform is given so no engine `--version` probe runs at every connect.
+BUNDLED_ENGINE_ENV = {
+    "PRISMA_QUERY_ENGINE_BINARY": f"{ENGINE}/bin/query-engine",
+    "PRISMA_SCHEMA_ENGINE_BINARY": f"{ENGINE}/bin/schema-engine",
+    "PRISMA_BINARY_PLATFORM": "debian-openssl-3.0.x",
+}
+# Nothing is fetched from the internet at import or at run time.
+OFFLINE_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
+    "LITELLM_LOCAL_BLOG_POSTS": "True",
+    "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
+    "NO_DOCS": "True",
+    "NO_REDOC": "True",
+    "LITELLM_LOG": "INFO",
+}
+
+
+def prisma_environment(mode: str) -> dict[str, str]:
+    """What `prisma generate` and the service need: in native mode Prisma downloads its own
+    engines (hosts must reach Prisma's binary server)."""
+    return PRISMA_CLI_ENV | (BUNDLED_ENGINE_ENV if mode == "bundled" else {})
+
+
+def prisma_generate_command(mode: str) -> str:
+    """Generate LiteLLM's Prisma client into the venv (the schema's generator, `prisma-client-py`,
+    is a script in the venv's bin)."""
+    env = " ".join(f"{k}={v}" for k, v in prisma_environment(mode).items())
+    return (
+        f"cd {SITE}/litellm/proxy && env HOME=/root PATH={VENV}/bin:/usr/bin:/bin {env} "
+        f"{VENV}/bin/prisma generate --schema schema.prisma >/dev/null"
+    )

@@ -1,0 +1,128 @@
+"""The dev target's settings: group_data/all.py, then group_data/dev.py, over the defaults below.
+
+Each value is checked before anything starts; a bad one stops `make dev` with one line naming
+the file, the key and what to put there."""
+
+from __future__ import annotations
+
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.litellm import DEFAULTS as LITELLM_DEFAULTS
+from tasks.saas_api import DEFAULTS as SAAS_API_DEFAULTS
+
+REPO = Path(__file__).resolve().parent.parent
+FILES = (REPO / "group_data" / "all.py", REPO / "group_data" / "dev.py")
+
+DEFAULTS = {
+    "environment": "dev",
+    # The setup guide's ports, published on 127.0.0.1 only.
+    "dev_litellm_port": 8002,
+    "dev_saas_api_port": 8003,
+    # Compose's project name: prefixes containers, networks and volumes.
+    "dev_project": "gateway-dev",
+    # The Debian release of the images: the hosts' release.
+    "dev_suite": "bookworm",
+    # The base image; when it is neither present nor pullable (air-gapped machines), make dev
+    # builds the same release itself with debootstrap and `docker import`.
+    "dev_base_image": "debian:bookworm-slim",
+    # False applies the seed spec as written: its credentials then read real provider keys
+    # (OPENAI_API_KEY, ANTHROPIC_API_KEY) from the environment of `make dev`.
+    "dev_fake_provider": True,
+    "dev_seed_spec": "examples/seed.yaml",
+    # PostgreSQL and Redis stay unpublished unless this asks (127.0.0.1:5432 and :6379).
+    "dev_publish_data_ports": False,
+    # Memory PostgreSQL is sized for (bundle/sizing.py), and Redis's maxmemory.
+    "dev_postgres_memory_mb": 1024,
+    "dev_redis_maxmemory_mb": 256,
+    # Seconds to wait for every service to report healthy.
+    "dev_health_timeout": 600,
+    # Production settings the dev stack renders with too (tasks/litellm.py, tasks/saas_api.py).
+    "litellm_spend_write_interval": LITELLM_DEFAULTS["litellm_spend_write_interval"],
+    "litellm_request_timeout": LITELLM_DEFAULTS["litellm_request_timeout"],
+    "saas_api_default_model_group": SAAS_API_DEFAULTS["saas_api_default_model_group"],
+}
+SHARED_KEYS = (
+    "litellm_spend_write_interval",
+    "litellm_request_timeout",
+    "saas_api_default_model_group",
+)
+SUITES = ("bookworm",)
+
+
+class SettingsError(Exception):
+    """A dev setting the developer must fix; the message names file and key."""
+
+
+@dataclass(frozen=True)
+class DevSettings:
+    values: dict
+    origin: dict  # key -> the file that set it (or "default")
+
+    def __getitem__(self, key: str):
+        return self.values[key]
+
+
+def load(files: tuple[Path, ...] = FILES) -> DevSettings:
+    values, origin = dict(DEFAULTS), dict.fromkeys(DEFAULTS, "compose/settings.py (default)")
+    for path in files:
+        if not path.exists():
+            continue
+        try:
+            found = runpy.run_path(str(path))
+        except Exception as error:  # noqa: BLE001 - any error in the file is the developer's to fix
+            raise SettingsError(f"{path.relative_to(REPO)}: cannot be read ({error})") from None
+        for key, value in found.items():
+            if key == "environment" or key.startswith("dev_") or key in SHARED_KEYS:
+                values[key], origin[key] = value, str(path.relative_to(REPO))
+    settings = DevSettings(values, origin)
+    check(settings)
+    return settings
+
+
+def check(settings: DevSettings) -> None:
+    problems = []
+
+    def problem(key: str, expected: str) -> None:
+        problems.append(
+            f"{settings.origin[key]}: {key} = {settings[key]!r}; set it to {expected}"
+            + (" (or remove it for the default)" if "default" not in settings.origin[key] else "")
+        )
+
+    for key in ("dev_litellm_port", "dev_saas_api_port"):
+        if not _whole(settings[key], 1024, 65535):
+            problem(key, "a port number from 1024 to 65535")
+    if settings["dev_litellm_port"] == settings["dev_saas_api_port"]:
+        problem("dev_saas_api_port", "a port other than dev_litellm_port")
+    for key, low, high in (
+        ("dev_postgres_memory_mb", 256, 65536),
+        ("dev_redis_maxmemory_mb", 64, 65536),
+        ("dev_health_timeout", 30, 3600),
+    ):
+        if not _whole(settings[key], low, high):
+            problem(key, f"a whole number from {low} to {high}")
+    if settings["environment"] != "dev":
+        problem("environment", '"dev" (the dev target has its own secret store)')
+    if settings["dev_suite"] not in SUITES:
+        problem("dev_suite", " or ".join(repr(s) for s in SUITES))
+    for key in ("dev_fake_provider", "dev_publish_data_ports"):
+        if not isinstance(settings[key], bool):
+            problem(key, "True or False")
+    project = settings["dev_project"]
+    if not (isinstance(project, str) and project.replace("-", "").isalnum() and project.islower()):
+        problem("dev_project", "lower-case letters, digits and '-'")
+    for key in ("dev_base_image", "dev_seed_spec"):
+        if not isinstance(settings[key], str) or not settings[key]:
+            problem(key, "a non-empty string")
+    if (
+        isinstance(settings["dev_seed_spec"], str)
+        and not (REPO / settings["dev_seed_spec"]).is_file()
+    ):
+        problem("dev_seed_spec", "a seed spec file (path from the repository root)")
+    if problems:
+        raise SettingsError("\n".join(problems))
+
+
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high

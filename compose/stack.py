@@ -1,0 +1,141 @@
+"""Bringing the dev stack up and down: the secrets volume, the published ports, `docker compose`
+and the wait for every service's healthcheck (docker SDK)."""
+
+from __future__ import annotations
+
+import errno
+import io
+import socket
+import subprocess
+import tarfile
+import time
+
+import docker.errors
+
+from compose.render import COMPOSE_FILE, REPO_ROOT, SecretFile
+
+PORT_SETTINGS = {"litellm": "dev_litellm_port", "saas-api": "dev_saas_api_port"}
+
+
+class StackError(Exception):
+    pass
+
+
+def project_containers(client, project: str, *, all_states: bool = True) -> list:
+    return client.containers.list(
+        all=all_states, filters={"label": f"com.docker.compose.project={project}"}
+    )
+
+
+def check_ports(client, settings) -> None:
+    """Each published port is free, or already ours: nothing starts when one is taken."""
+    ours = set()
+    for container in project_containers(client, settings["dev_project"], all_states=False):
+        for bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).values():
+            ours |= {int(b["HostPort"]) for b in bindings or []}
+    for service, key in PORT_SETTINGS.items():
+        port = settings[key]
+        if port in ours:
+            continue
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                raise StackError(
+                    f"port {port} on 127.0.0.1 ({service}) is taken by another program: stop it, "
+                    f"or set {key} in group_data/dev.py to a free port"
+                ) from None
+
+
+def write_secrets(client, project: str, base: str, files: dict[str, SecretFile]) -> None:
+    """The services' secret files into the project's `secrets` volume, through a container that
+    never starts: owners and modes are set in the archive, nothing touches this disk."""
+    name = f"{project}_secrets"
+    try:
+        client.volumes.get(name)
+    except docker.errors.NotFound:
+        # Labelled as Compose labels its own volumes, so `down -v` removes it with the rest.
+        client.volumes.create(
+            name,
+            labels={
+                "com.docker.compose.project": project,
+                "com.docker.compose.volume": "secrets",
+            },
+        )
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for filename, secret in sorted(files.items()):
+            data = secret.content.encode()
+            info = tarfile.TarInfo(filename)
+            info.size, info.mode, info.uid, info.gid = (
+                len(data),
+                secret.mode,
+                secret.owner,
+                secret.owner,
+            )
+            tar.addfile(info, io.BytesIO(data))
+    writer = client.containers.create(
+        base,
+        command=["true"],
+        volumes={name: {"bind": "/secrets", "mode": "rw"}},
+        network_disabled=True,
+    )
+    try:
+        writer.put_archive("/secrets", archive.getvalue())
+    finally:
+        writer.remove(force=True)
+
+
+def compose(command: list[str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [*command, "--file", str(COMPOSE_FILE), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise StackError(f"docker compose {' '.join(args)} failed:\n{done.stderr.strip()[-3000:]}")
+    return done
+
+
+def up(command: list[str]) -> list[str]:
+    """`up -d`; returns Compose's lines about what it created, recreated or started."""
+    done = compose(command, "up", "--detach", "--remove-orphans")
+    return [
+        line.strip()
+        for line in done.stderr.splitlines()
+        if any(word in line for word in ("Created", "Recreated", "Started", "Removed"))
+    ]
+
+
+def wait_healthy(client, project: str, services: list[str], timeout: int) -> dict[str, float]:
+    """Every service's container healthy; seconds until each was. A container that exits or
+    turns unhealthy stops the wait with its log's tail."""
+    started, healthy, last = time.monotonic(), {}, {}
+    while len(healthy) < len(services):
+        for container in project_containers(client, project):
+            service = container.labels.get("com.docker.compose.service")
+            if service not in services or service in healthy:
+                continue
+            state = container.attrs["State"]
+            status = state.get("Health", {}).get("Status") or state["Status"]
+            if status != last.get(service):
+                print(f"    {service}: {status}", flush=True)
+                last[service] = status
+            if status == "healthy":
+                healthy[service] = time.monotonic() - started
+            elif status in ("unhealthy", "exited", "dead"):
+                tail = container.logs(tail=25).decode(errors="replace")
+                raise StackError(f"{service} is {status}; its log ends:\n{tail}")
+        if time.monotonic() - started > timeout:
+            waiting = sorted(set(services) - set(healthy))
+            raise StackError(
+                f"not healthy after {timeout} s: {', '.join(waiting)} (dev_health_timeout in "
+                f"group_data/dev.py; `docker logs {project}-{waiting[0]}-1`)"
+            )
+        time.sleep(1)
+    return healthy
