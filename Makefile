@@ -12,12 +12,15 @@ TOPOLOGY ?= single
 # Prisma engine (npm comes with it or as Debian's `npm`), PostgreSQL and OpenSSL for the
 # integration tests' throwaway database, Redis for their throwaway LiteLLM proxy, Chromium, its
 # driver and NSS's certutil (to trust the edge's CA) for the admin UI checks, nmap for the edge's
-# port scan, Caddy to check the edge's rendered Caddyfile.
+# port scan, Caddy to check the edge's rendered Caddyfile, Debian's Docker engine and CLI for the
+# dev target (make dev starts the engine itself when none runs; Compose v2 comes hash-pinned from
+# compose/compose-v2.lock), curl for the guide's requests.
 SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux openssh-client \
-	nodejs postgresql openssl redis-server chromium chromium-driver libnss3-tools nmap caddy
+	nodejs postgresql openssl redis-server chromium chromium-driver libnss3-tools nmap caddy \
+	docker.io curl
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
+	testbed-up testbed-down testbed-status dev dev-down dev-purge bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
 
 setup: $(VENV)/.installed
 
@@ -88,6 +91,17 @@ demo: testbed-up
 	$(BIN)/python -m testbed status
 
 demo-down: testbed-down
+
+# The local docker-compose dev target (scripts/dev.py): the stack on localhost (8002, 8003), the
+# example seed on the fake provider, the guide's Step 4. dev-down keeps the data, dev-purge not.
+dev: setup system-deps
+	$(BIN)/python scripts/dev.py up
+
+dev-down: setup
+	$(BIN)/python scripts/dev.py down
+
+dev-purge: setup
+	$(BIN)/python scripts/dev.py purge
 
 # Timings for the closing notes: make bench [BENCH_ARGS="--skip-cold --topology split"]
 bench: setup system-deps

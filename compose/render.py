@@ -1,9 +1,9 @@
 """Every file the dev stack reads, rendered from the deploy's own templates with the deploy's own
 settings and secrets (the `dev` secret store), plus the compose file itself.
 
-Files without secrets go to compose/rendered/ (git-ignored, mounted read-only); files with
-secrets are returned for the secrets volume (compose/stack.py), each owned by the one service
-user that reads it, mode 0600. The compose file carries no secret: each service's label
+Each service's files go into its own configuration volume (compose/stack.py), mounted read-only
+where the hosts keep them (/etc/litellm, /etc/redis, ...) with the hosts' owners and modes: the
+same verification checks hold in both. The compose file carries no secret: each service's label
 `org.gateway-bundle.inputs` is a digest of what it reads, so Compose recreates exactly the
 services whose inputs changed and leaves the others running."""
 
@@ -24,9 +24,8 @@ from tasks.saas_api import DEFAULTS as SAAS_API_DEFAULTS
 
 COMPOSE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = COMPOSE_DIR.parent
-RENDERED = COMPOSE_DIR / "rendered"
+RENDERED = COMPOSE_DIR / "rendered"  # what make dev generates besides the compose file
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
-SECRETS_MOUNT = "/run/gateway/secrets"
 LITELLM_PORT = LITELLM_DEFAULTS["litellm_port"]
 SAAS_API_PORT = SAAS_API_DEFAULTS["saas_api_port"]
 FAKE_PROVIDER_PORT = 9999
@@ -35,18 +34,29 @@ LITELLM_CLIENT = {"litellm_workers": 1}
 SAAS_API_CLIENT = {"saas_api_workers": 1}
 
 
-@dataclass
-class SecretFile:
+@dataclass(frozen=True)
+class VolumeFile:
+    """A file in a service's configuration volume, with the owner and mode it has on hosts."""
+
     content: str
-    owner: int
-    mode: int = 0o600
+    uid: int
+    gid: int
+    mode: int
+
+
+@dataclass(frozen=True)
+class ConfigVolume:
+    """A service's configuration directory (mounted read-only where the hosts have it)."""
+
+    service: str
+    mount: str
+    files: dict[str, VolumeFile]
 
 
 @dataclass
 class Rendered:
     compose: str
-    files: dict[str, str] = field(default_factory=dict)  # path under compose/rendered/
-    secret_files: dict[str, SecretFile] = field(default_factory=dict)
+    volumes: list[ConfigVolume] = field(default_factory=list)
 
 
 def dev_verifier(password: str) -> str:
@@ -75,32 +85,30 @@ def roles_sql(secrets: dict[str, str]) -> str:
 
 
 def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source: Path) -> Rendered:
-    suite = settings["dev_suite"]
-    version = postgres_version(suite)
-    rendered = Rendered(compose="")
+    version = postgres_version(settings["dev_suite"])
+    uid = {service: user.uid for service, user in USERS.items()}
     clients = sizing.client_connections([LITELLM_CLIENT], [SAAS_API_CLIENT])
-    data = "/var/lib/postgresql/data"
-    rendered.files["postgres/50-gateway.conf"] = (
-        render(
-            "postgres/50-gateway.conf.j2",
-            listen_addresses=["*"],
-            memory_mb=settings["dev_postgres_memory_mb"],
-            client_connections=clients,
-            ssl_cert_file=f"{data}/tls/server.crt",
-            ssl_key_file=f"{data}/tls/server.key",
-            **sizing.postgres_settings(settings["dev_postgres_memory_mb"], clients),
-        )
-        + "unix_socket_directories = '/run/postgresql'\n"
+    memory = settings["dev_postgres_memory_mb"]
+    tls = "/var/lib/postgresql/data/tls"
+    postgres_conf = render(
+        "postgres/50-gateway.conf.j2",
+        listen_addresses=["*"],
+        memory_mb=memory,
+        client_connections=clients,
+        ssl_cert_file=f"{tls}/server.crt",
+        ssl_key_file=f"{tls}/server.key",
+        **sizing.postgres_settings(memory, clients),
     )
+    postgres_conf += "unix_socket_directories = '/run/postgresql'\n"
     # Remote peers over TLS only, as on the hosts: here every peer is on the compose network.
-    rendered.files["postgres/pg_hba.conf"] = render(
+    hba = render(
         "postgres/pg_hba.conf.j2",
         rules=[
-            {"type": "hostssl", "database": database, "role": role, "address": "samenet"}
-            for role, database, _, _ in CLIENTS
+            {"type": "hostssl", "database": db, "role": role, "address": settings["dev_subnet"]}
+            for role, db, _, _ in CLIENTS
         ],
     )
-    rendered.files["redis/redis.conf"] = render(
+    redis_conf = render(
         "redis/redis.conf.j2",
         # Inside the container's own network namespace: only the compose network reaches it.
         bind=["0.0.0.0"],  # noqa: S104
@@ -109,9 +117,15 @@ def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source
         maxmemory_mb=settings["dev_redis_maxmemory_mb"],
         supervised="no",
         pidfile=None,
-        aclfile=f"{SECRETS_MOUNT}/users.acl",
+        aclfile="/etc/redis/users.acl",
     )
-    rendered.files["litellm/config.yaml"] = render(
+    acl = render(
+        "redis/users.acl.j2",
+        litellm_password_sha256=hashlib.sha256(
+            secrets["redis_litellm_password"].encode()
+        ).hexdigest(),
+    )
+    litellm_config = render(
         "litellm/config.yaml.j2",
         pool_limit=sizing.litellm_pool_limit(LITELLM_CLIENT, 1),
         spend_write_interval=settings["litellm_spend_write_interval"],
@@ -119,63 +133,69 @@ def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source
         bundled_engine=True,
         model_reload_interval=LITELLM_MODEL_RELOAD_SECONDS,
     )
-    rendered.secret_files = {
-        "postgres-roles.sql": SecretFile(roles_sql(secrets), USERS["postgres"].uid),
-        "users.acl": SecretFile(
-            render(
-                "redis/users.acl.j2",
-                litellm_password_sha256=hashlib.sha256(
-                    secrets["redis_litellm_password"].encode()
-                ).hexdigest(),
-            ),
-            USERS["redis"].uid,
+    litellm_env = render(
+        "litellm/litellm.env.j2",
+        master_key=secrets["litellm_master_key"],
+        salt_key=secrets["litellm_salt_key"],
+        database_url="postgresql://litellm@postgres:5432/litellm?sslmode=require",
+        database_password=secrets["postgres_litellm_password"],
+        redis_host="redis",
+        redis_port=6379,
+        redis_password=secrets["redis_litellm_password"],
+    )
+    saas_env = render(
+        "saas_api/saas-api.env.j2",
+        database_url="postgresql://saas@postgres:5432/saas?sslmode=require",
+        database_password=secrets["postgres_saas_password"],
+        master_key=secrets["saas_api_master_key"],
+        litellm_url=f"http://litellm:{LITELLM_PORT}",
+        litellm_master_key=secrets["litellm_master_key"],
+        key_encryption_secret=secrets["saas_api_key_encryption_secret"],
+        pool_size=sizing.pool_limit(SAAS_API_CLIENT, 1, "saas_api"),
+        default_model_group=settings["saas_api_default_model_group"],
+    )
+    pg, rd, ll, sa = uid["postgres"], uid["redis"], uid["litellm"], uid["saas-api"]
+    # Owners and modes as the deploy sets them (tasks/*.py); the SaaS API's environment file is
+    # root-only on hosts, where systemd reads it: here the service reads it itself.
+    volumes = [
+        ConfigVolume(
+            "postgres",
+            f"/etc/postgresql/{version}/main",
+            {
+                "conf.d/50-gateway.conf": VolumeFile(postgres_conf, pg, pg, 0o644),
+                "pg_hba.conf": VolumeFile(hba, pg, pg, 0o640),
+                "roles.sql": VolumeFile(roles_sql(secrets), pg, pg, 0o600),
+            },
         ),
-        "litellm.env": SecretFile(
-            render(
-                "litellm/litellm.env.j2",
-                master_key=secrets["litellm_master_key"],
-                salt_key=secrets["litellm_salt_key"],
-                database_url="postgresql://litellm@postgres:5432/litellm?sslmode=require",
-                database_password=secrets["postgres_litellm_password"],
-                redis_host="redis",
-                redis_port=6379,
-                redis_password=secrets["redis_litellm_password"],
-            ),
-            USERS["litellm"].uid,
+        ConfigVolume(
+            "redis",
+            "/etc/redis",
+            {
+                "redis.conf": VolumeFile(redis_conf, 0, rd, 0o640),
+                "users.acl": VolumeFile(acl, rd, rd, 0o600),
+            },
         ),
-        "saas-api.env": SecretFile(
-            render(
-                "saas_api/saas-api.env.j2",
-                database_url="postgresql://saas@postgres:5432/saas?sslmode=require",
-                database_password=secrets["postgres_saas_password"],
-                master_key=secrets["saas_api_master_key"],
-                litellm_url=f"http://litellm:{LITELLM_PORT}",
-                litellm_master_key=secrets["litellm_master_key"],
-                key_encryption_secret=secrets["saas_api_key_encryption_secret"],
-                pool_size=sizing.pool_limit(SAAS_API_CLIENT, 1, "saas_api"),
-                default_model_group=settings["saas_api_default_model_group"],
-            ),
-            USERS["saas-api"].uid,
+        ConfigVolume(
+            "litellm",
+            "/etc/litellm",
+            {
+                "config.yaml": VolumeFile(litellm_config, 0, ll, 0o640),
+                "litellm.env": VolumeFile(litellm_env, 0, ll, 0o640),
+            },
         ),
-    }
-    reads = {
-        "postgres": ["postgres/50-gateway.conf", "postgres/pg_hba.conf", "postgres-roles.sql"],
-        "redis": ["redis/redis.conf", "users.acl"],
-        "litellm": ["litellm/config.yaml", "litellm.env"],
-        "saas-api": ["saas-api.env"],
-        "fake-provider": [],
-    }
-    inputs = {
-        service: _digest(tags[service], [_content(rendered, name) for name in names])
-        for service, names in reads.items()
-        if service in tags
-    }
-    rendered.compose = render(
+        ConfigVolume(
+            "saas-api", "/etc/saas-api", {"saas-api.env": VolumeFile(saas_env, sa, sa, 0o600)}
+        ),
+    ]
+    reads = {volume.service: [f.content for f in volume.files.values()] for volume in volumes}
+    inputs = {service: _digest(tag, reads.get(service, [])) for service, tag in tags.items()}
+    compose = render(
         "compose/compose.yaml.j2",
         project=settings["dev_project"],
         tags=tags,
         inputs=inputs,
-        users={service: user.uid for service, user in USERS.items()},
+        users=uid,
+        mounts={volume.service: volume.mount for volume in volumes},
         postgres_version=version,
         litellm_port=LITELLM_PORT,
         saas_api_port=SAAS_API_PORT,
@@ -186,14 +206,14 @@ def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source
         publish_data_ports=settings["dev_publish_data_ports"],
         fake_provider=settings["dev_fake_provider"],
         fake_provider_port=FAKE_PROVIDER_PORT,
-        secrets_mount=SECRETS_MOUNT,
+        subnet=settings["dev_subnet"],
         source=str(source),
     )
-    return rendered
+    return Rendered(compose, volumes)
 
 
-def _content(rendered: Rendered, name: str) -> str:
-    return rendered.files[name] if name in rendered.files else rendered.secret_files[name].content
+def volume_name(project: str, service: str) -> str:
+    return f"{project}_{service}-etc"
 
 
 def _digest(tag: str, contents: list[str]) -> str:
@@ -204,12 +224,6 @@ def _digest(tag: str, contents: list[str]) -> str:
 
 
 def write(rendered: Rendered) -> None:
-    """compose/compose.yaml and compose/rendered/ (world-readable: no secret in them)."""
-    for name, content in rendered.files.items():
-        path = RENDERED / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text() != content:
-            path.write_text(content)
-        path.chmod(0o644)
+    """compose/compose.yaml (no secret in it)."""
     if not COMPOSE_FILE.exists() or COMPOSE_FILE.read_text() != rendered.compose:
         COMPOSE_FILE.write_text(rendered.compose)

@@ -5,6 +5,8 @@ the file, the key and what to put there."""
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import runpy
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ DEFAULTS = {
     # (OPENAI_API_KEY, ANTHROPIC_API_KEY) from the environment of `make dev`.
     "dev_fake_provider": True,
     "dev_seed_spec": "examples/seed.yaml",
+    # The compose network (pg_hba.conf admits the client roles from it only, over TLS).
+    "dev_subnet": "172.29.213.0/24",
     # PostgreSQL and Redis stay unpublished unless this asks (127.0.0.1:5432 and :6379).
     "dev_publish_data_ports": False,
     # Memory PostgreSQL is sized for (bundle/sizing.py), and Redis's maxmemory.
@@ -120,6 +124,32 @@ def check(settings: DevSettings) -> None:
         and not (REPO / settings["dev_seed_spec"]).is_file()
     ):
         problem("dev_seed_spec", "a seed spec file (path from the repository root)")
+    try:
+        network = ipaddress.ip_network(settings["dev_subnet"])
+        if network.version != 4 or not network.is_private or network.num_addresses < 16:
+            raise ValueError
+    except (TypeError, ValueError):
+        problem(
+            "dev_subnet", 'a private IPv4 network of at least 16 addresses, e.g. "172.29.213.0/24"'
+        )
+    for key in ("litellm_spend_write_interval", "litellm_request_timeout"):
+        if not _whole(settings[key], 1, 3600):
+            problem(key, "a whole number of seconds from 1 to 3600")
+    group = settings["saas_api_default_model_group"]
+    if group is not None and not (isinstance(group, str) and group):
+        problem("saas_api_default_model_group", "a model group's name, or None")
+    known = set(DEFAULTS)
+    for key in settings.values:
+        if key not in known:
+            near = difflib.get_close_matches(key, known, n=1)
+            problems.append(
+                f"{settings.origin[key]}: {key} is not a dev setting"
+                + (
+                    f"; did you mean {near[0]}?"
+                    if near
+                    else f"; the known ones are in {__name__.replace('.', '/')}.py"
+                )
+            )
     if problems:
         raise SettingsError("\n".join(problems))
 

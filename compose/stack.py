@@ -12,7 +12,7 @@ import time
 
 import docker.errors
 
-from compose.render import COMPOSE_FILE, REPO_ROOT, SecretFile
+from compose.render import COMPOSE_FILE, REPO_ROOT, ConfigVolume, volume_name
 
 PORT_SETTINGS = {"litellm": "dev_litellm_port", "saas-api": "dev_saas_api_port"}
 
@@ -50,41 +50,51 @@ def check_ports(client, settings) -> None:
                 ) from None
 
 
-def write_secrets(client, project: str, base: str, files: dict[str, SecretFile]) -> None:
-    """The services' secret files into the project's `secrets` volume, through a container that
-    never starts: owners and modes are set in the archive, nothing touches this disk."""
-    name = f"{project}_secrets"
-    try:
-        client.volumes.get(name)
-    except docker.errors.NotFound:
-        # Labelled as Compose labels its own volumes, so `down -v` removes it with the rest.
-        client.volumes.create(
-            name,
-            labels={
-                "com.docker.compose.project": project,
-                "com.docker.compose.volume": "secrets",
-            },
-        )
+def write_config_volumes(client, project: str, base: str, volumes: list[ConfigVolume]) -> None:
+    """Each service's files into its configuration volume, through a container that never
+    starts: owners and modes are set in the archive, and no secret touches this disk."""
+    mounts = {}
+    for volume in volumes:
+        name = volume_name(project, volume.service)
+        try:
+            client.volumes.get(name)
+        except docker.errors.NotFound:
+            # Labelled as Compose labels its own, so `down --volumes` removes it with the rest.
+            client.volumes.create(
+                name,
+                labels={
+                    "com.docker.compose.project": project,
+                    "com.docker.compose.volume": f"{volume.service}-etc",
+                },
+            )
+        mounts[name] = {"bind": f"/volumes/{volume.service}", "mode": "rw"}
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
-        for filename, secret in sorted(files.items()):
-            data = secret.content.encode()
-            info = tarfile.TarInfo(filename)
-            info.size, info.mode, info.uid, info.gid = (
-                len(data),
-                secret.mode,
-                secret.owner,
-                secret.owner,
-            )
-            tar.addfile(info, io.BytesIO(data))
+        for volume in volumes:
+            for path, file in sorted(volume.files.items()):
+                parent = f"{volume.service}/{path}".rsplit("/", 1)[0]
+                if parent != volume.service:
+                    info = tarfile.TarInfo(parent)
+                    info.type, info.mode, info.uid, info.gid = (
+                        tarfile.DIRTYPE,
+                        0o755,
+                        file.uid,
+                        file.gid,
+                    )
+                    tar.addfile(info)
+                data = file.content.encode()
+                info = tarfile.TarInfo(f"{volume.service}/{path}")
+                info.size, info.mode, info.uid, info.gid = len(data), file.mode, file.uid, file.gid
+                tar.addfile(info, io.BytesIO(data))
     writer = client.containers.create(
         base,
         command=["true"],
-        volumes={name: {"bind": "/secrets", "mode": "rw"}},
+        volumes=mounts,
         network_disabled=True,
+        labels={"org.gateway-bundle.writer": project},
     )
     try:
-        writer.put_archive("/secrets", archive.getvalue())
+        writer.put_archive("/volumes", archive.getvalue())
     finally:
         writer.remove(force=True)
 
