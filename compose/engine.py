@@ -35,9 +35,9 @@ class EngineError(Exception):
     """No usable engine or Compose; the message says what to do."""
 
 
-def client() -> docker.DockerClient:
-    """A client of the engine to use, started here if need be; DOCKER_HOST is set to it for
-    Compose and testinfra."""
+def client(*, start: bool = True) -> docker.DockerClient:
+    """A client of the engine to use, started here if need be (`start`); DOCKER_HOST is set to
+    it for Compose and testinfra."""
     configured = os.environ.get("DOCKER_HOST")
     if configured:
         found = _answering(configured)
@@ -52,6 +52,8 @@ def client() -> docker.DockerClient:
         if found is not None:
             os.environ["DOCKER_HOST"] = address
             return found
+    if not start:
+        raise EngineError(f"no Docker engine answers at {DEFAULT_SOCKET} or {OWN_SOCKET}")
     return _start_own_engine()
 
 
@@ -158,3 +160,27 @@ def _install_pinned_plugin() -> Path:
     plugin.symlink_to(binary)
     print(f"    {plugin} -> {binary}", flush=True)
     return plugin
+
+
+def own_engine_running() -> bool:
+    return _answering(OWN_SOCKET) is not None
+
+
+def stop_own_engine(timeout: float = 60) -> None:
+    """Stop the engine make dev started (its containers stop with it; images stay on disk)."""
+    pidfile = OWN_DIR / "docker.pid"
+    if not pidfile.exists():
+        return
+    pid = int(pidfile.read_text().strip() or 0)
+    try:
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    raise EngineError(f"dockerd (pid {pid}) did not stop within {timeout:.0f} s")

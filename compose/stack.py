@@ -27,6 +27,10 @@ def project_containers(client, project: str, *, all_states: bool = True) -> list
     )
 
 
+def project_volumes(client, project: str) -> list:
+    return client.volumes.list(filters={"label": f"com.docker.compose.project={project}"})
+
+
 def check_ports(client, settings) -> None:
     """Each published port is free, or already ours: nothing starts when one is taken."""
     ours = set()
@@ -122,9 +126,9 @@ def up(command: list[str]) -> list[str]:
     ]
 
 
-def wait_healthy(client, project: str, services: list[str], timeout: int) -> dict[str, float]:
-    """Every service's container healthy; seconds until each was. A container that exits or
-    turns unhealthy stops the wait with its log's tail."""
+def wait_healthy(client, project: str, services: list[str], timeout: int) -> None:
+    """Every service's container healthy, each reported as its state changes. A container that
+    exits or turns unhealthy stops the wait with its log's tail."""
     started, healthy, last = time.monotonic(), {}, {}
     while len(healthy) < len(services):
         for container in project_containers(client, project):
@@ -148,4 +152,20 @@ def wait_healthy(client, project: str, services: list[str], timeout: int) -> dic
                 f"group_data/dev.py; `docker logs {project}-{waiting[0]}-1`)"
             )
         time.sleep(1)
-    return healthy
+
+
+def remove_leftovers(client, project: str) -> list[str]:
+    """Whatever of the project Compose's `down` did not remove (or a checkout without its
+    compose file left): containers, networks and volumes carrying the project's label."""
+    label = {"label": f"com.docker.compose.project={project}"}
+    removed = []
+    for container in client.containers.list(all=True, filters=label):
+        container.remove(force=True)
+        removed.append(f"container {container.name}")
+    for network in client.networks.list(filters=label):
+        network.remove()
+        removed.append(f"network {network.name}")
+    for volume in client.volumes.list(filters=label):
+        volume.remove(force=True)
+        removed.append(f"volume {volume.name}")
+    return removed

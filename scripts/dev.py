@@ -116,9 +116,7 @@ def up() -> int:
     up_started = time.monotonic()
     changes = stack.up(compose)
     print("    " + ("\n    ".join(changes) if changes else "nothing to create or start"))
-    healthy = stack.wait_healthy(
-        client, config["dev_project"], services, config["dev_health_timeout"]
-    )
+    stack.wait_healthy(client, config["dev_project"], services, config["dev_health_timeout"])
     up_to_healthy = time.monotonic() - up_started
     print(f"    every service healthy {up_to_healthy:.0f} s after up", flush=True)
 
@@ -191,20 +189,20 @@ Re-run `make dev` any time (it changes nothing); `make dev-down` stops it (data 
 
 def down(purge: bool) -> int:
     config = settings.load()
-    client = engine.client()
-    compose = engine.compose_command()
-    if not render.COMPOSE_FILE.exists():
-        print(f"{render.COMPOSE_FILE}: not rendered yet, nothing to stop")
-        return 0
+    client = engine.client(start=False)
+    project = config["dev_project"]
     args = ["down", "--remove-orphans"] + (["--volumes"] if purge else [])
-    step(f"docker compose {' '.join(args)}")
-    stack.compose(compose, *args)
-    left = stack.project_containers(client, config["dev_project"])
+    if render.COMPOSE_FILE.exists():
+        step(f"docker compose {' '.join(args)}")
+        stack.compose(engine.compose_command(), *args)
+    if purge:
+        for leftover in stack.remove_leftovers(client, project):
+            print(f"    removed {leftover}")
+    left = stack.project_containers(client, project)
     if left:
         raise DevError(f"containers still there: {', '.join(c.name for c in left)}")
-    print(
-        "    stopped; volumes kept" if not purge else "    containers, network and volumes removed"
-    )
+    kept = ", ".join(volume.name for volume in stack.project_volumes(client, project))
+    print("    containers, network and volumes removed" if purge else f"    stopped; kept {kept}")
     return 0
 
 

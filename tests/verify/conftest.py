@@ -1,8 +1,12 @@
-"""Point testinfra at the hosts of a pyinfra inventory: `pytest tests/verify --inventory FILE`.
+"""Point testinfra at the hosts of a pyinfra inventory: `pytest tests/verify --inventory FILE`,
+or at the dev target's running containers: `pytest tests/verify --dev-stack`.
 
 Each test runs once per host of the groups it is about (all hosts unless marked
 `@pytest.mark.roles(...)`). Hosts are reached with OpenSSH using the inventory's own connection
-data, with strict host key checking whenever the inventory names a known_hosts file."""
+data, with strict host key checking whenever the inventory names a known_hosts file. Containers
+are reached with testinfra's docker backend (`docker exec`, as the service's own user); each
+container stands for the role its service plays on hosts, and only the checks that are the same
+there run (`@pytest.mark.dev_stack`), plus the containers' own (`dev_stack_only`)."""
 
 from __future__ import annotations
 
@@ -27,9 +31,81 @@ def pytest_addoption(parser):
         help="pyinfra inventory file to verify, e.g. inventories/testbed.py",
     )
 
+    parser.addoption(
+        "--dev-stack",
+        action="store_true",
+        help="verify the dev target's running containers (make dev) instead of an inventory",
+    )
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "roles(*groups): run only on hosts in these groups")
+    config.addinivalue_line("markers", "dev_stack: also checked on the dev target's containers")
+    config.addinivalue_line(
+        "markers", "dev_stack_only: checked on the dev target's containers only"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    dev_stack = config.getoption("--dev-stack")
+    wanted = ("dev_stack", "dev_stack_only") if dev_stack else None
+    kept, dropped = [], []
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()}
+        keep = bool(marks & set(wanted)) if wanted else "dev_stack_only" not in marks
+        (kept if keep else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+# The role each dev service plays on hosts.
+DEV_STACK_ROLES = {
+    "postgres": "db",
+    "redis": "cache",
+    "litellm": "llm",
+    "saas-api": "api",
+    "fake-provider": "fake-provider",
+}
+
+
+def dev_stack_hosts() -> list:
+    from compose import engine, images, render, settings
+
+    try:
+        client = engine.client(start=False)
+        project = settings.load()["dev_project"]
+    except (engine.EngineError, settings.SettingsError) as error:
+        raise pytest.UsageError(str(error)) from None
+    containers = client.containers.list(
+        filters={"label": f"com.docker.compose.project={project}", "status": "running"}
+    )
+    if not containers:
+        raise pytest.UsageError(f"no running container of project {project}: run `make dev`")
+    ports = {
+        "postgres": 5432,
+        "redis": 6379,
+        "litellm": render.LITELLM_PORT,
+        "saas-api": render.SAAS_API_PORT,
+        "fake-provider": render.FAKE_PROVIDER_PORT,
+    }
+    hosts = []
+    for container in sorted(containers, key=lambda c: c.name):
+        service = container.labels["com.docker.compose.service"]
+        data = {"dev_stack": True, "user": images.USERS[service].name, "port": ports[service]}
+        hosts.append(
+            (
+                InventoryHost(service, (DEV_STACK_ROLES[service],), data),
+                testinfra.get_host(f"docker://{container.name}"),
+            )
+        )
+    return hosts
+
+
+def as_user(host, user: str, command: str) -> str:
+    """`command` run as `user`: on hosts through runuser (testinfra connects as root); in the
+    dev stack's containers every command already runs as the service's own user."""
+    return command if host.backend.NAME == "docker" else f"runuser -u {user} -- {command}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +150,8 @@ def ssh_config_for(hosts, directory: Path, control_dir: Path) -> Path:
 
 
 def _hosts(config):
+    if not hasattr(config, "_verify_hosts") and config.getoption("--dev-stack"):
+        config._verify_hosts = dev_stack_hosts()
     if not hasattr(config, "_verify_hosts"):
         path = config.getoption("--inventory")
         if not path:

@@ -33,6 +33,7 @@ def pinned(host):
     return pins
 
 
+@pytest.mark.dev_stack
 def test_litellm_and_prisma_are_the_pinned_releases(host):
     versions = host.check_output(
         f'{VENV}/bin/python -c "from importlib.metadata import version as v; '
@@ -41,6 +42,7 @@ def test_litellm_and_prisma_are_the_pinned_releases(host):
     assert versions == "1.108.7 0.15.0"
 
 
+@pytest.mark.dev_stack
 def test_every_locked_package_is_installed_at_its_pinned_version(host):
     frozen = host.check_output(f"{VENV}/bin/python -m pip freeze --all --disable-pip-version-check")
     installed = {
@@ -51,6 +53,7 @@ def test_every_locked_package_is_installed_at_its_pinned_version(host):
     assert missing == {}
 
 
+@pytest.mark.dev_stack
 def test_venv_is_owned_by_root_and_not_writable_by_others(host):
     writable = host.check_output(
         f"find -L {VENV}/ -xdev \\( ! -user root -o -perm -o+w \\) -print -quit"
@@ -58,6 +61,7 @@ def test_venv_is_owned_by_root_and_not_writable_by_others(host):
     assert writable == ""
 
 
+@pytest.mark.dev_stack
 def test_venv_is_reached_through_its_versioned_symlink(host):
     assert host.file(VENV).is_symlink
     assert host.file(VENV).linked_to.startswith("/opt/litellm/venvs/litellm-")
@@ -100,12 +104,14 @@ def test_unauthenticated_admin_requests_are_refused(host, inventory_host):
         assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {url}") == "401"
 
 
+@pytest.mark.dev_stack
 def test_secrets_file_is_readable_by_root_and_the_service_only(host):
     env = host.file("/etc/litellm/litellm.env")
     assert (env.user, env.group, env.mode) == ("root", "litellm", 0o640)
     assert "PGPASSWORD=" in env.content_string
 
 
+@pytest.mark.dev_stack
 def test_the_database_url_carries_no_password(host):
     env = host.file("/etc/litellm/litellm.env").content_string
     url = next(line for line in env.splitlines() if line.startswith("DATABASE_URL="))
@@ -126,6 +132,7 @@ def test_the_service_is_sandboxed(host, inventory_host):
     assert values["ProtectHome"] == "yes"
 
 
+@pytest.mark.dev_stack
 def test_the_bundled_engine_runs_on_debians_node(host):
     node = host.package("nodejs")
     assert node.is_installed and node.version.split(".")[0] in {"18", "20"}
@@ -134,6 +141,7 @@ def test_the_bundled_engine_runs_on_debians_node(host):
     )
 
 
+@pytest.mark.dev_stack
 def test_the_engine_and_its_packages_are_not_writable_by_the_service(host):
     writable = host.check_output(
         "find -L /opt/litellm/engine/ -xdev \\( ! -user root -o -perm -o+w \\) -print -quit"

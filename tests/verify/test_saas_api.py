@@ -20,6 +20,7 @@ def normalized(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
+@pytest.mark.dev_stack
 def test_the_service_and_every_dependency_are_the_locked_versions(host):
     lock = host.file(f"{VENV}/requirements.lock").content_string
     pinned = {
@@ -39,6 +40,7 @@ def test_the_service_and_every_dependency_are_the_locked_versions(host):
     assert {n: v for n, v in pinned.items() if installed.get(n) != v} == {}
 
 
+@pytest.mark.dev_stack
 def test_venv_is_owned_by_root_and_not_writable_by_others(host):
     writable = host.check_output(
         f"find -L {VENV}/ -xdev \\( ! -user root -o -perm -o+w \\) -print -quit"
@@ -78,12 +80,14 @@ def test_the_environment_file_is_root_only(host):
     assert "KEY_ENCRYPTION_SECRET=" in env.content_string
 
 
+@pytest.mark.dev_stack
 def test_the_database_url_carries_no_password(host):
     env = host.file("/etc/saas-api/saas-api.env").content_string
     database_url = next(line for line in env.splitlines() if line.startswith("DATABASE_URL="))
     assert ":" not in database_url.split("//", 1)[1].split("@", 1)[0]
 
 
+@pytest.mark.dev_stack
 def test_the_schema_is_at_the_newest_revision(host):
     pending = host.check_output(
         f"{VENV}/bin/saas-api-migrate --env-file /etc/saas-api/saas-api.env --pending"
