@@ -57,6 +57,15 @@ def client(*, start: bool = True) -> docker.DockerClient:
     return _start_own_engine()
 
 
+def answering_address() -> str | None:
+    """DOCKER_HOST, the default socket or ours: the first engine that answers, if any."""
+    candidates = [os.environ["DOCKER_HOST"]] if os.environ.get("DOCKER_HOST") else []
+    for address in candidates or [DEFAULT_SOCKET, OWN_SOCKET]:
+        if _answering(address) is not None:
+            return address
+    return None
+
+
 def _answering(address: str) -> docker.DockerClient | None:
     try:
         found = docker.DockerClient(base_url=address, timeout=300)

@@ -4,6 +4,7 @@ and the wait for every service's healthcheck (docker SDK)."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import socket
 import subprocess
@@ -52,6 +53,38 @@ def check_ports(client, settings) -> None:
                     f"port {port} on 127.0.0.1 ({service}) is taken by another program: stop it, "
                     f"or set {key} in group_data/dev.py to a free port"
                 ) from None
+
+
+DATA_VOLUME = "postgres-data"
+SALT_LABEL = "org.gateway-bundle.salt-key-digest"
+
+
+def claim_database_volume(client, project: str, salt_key: str) -> None:
+    """The database volume belongs to this secret store: LiteLLM keeps provider credentials in
+    it encrypted with the store's salt key, so another store (another checkout's
+    secrets/dev.age) must never start on it. The volume is made here, labelled with a digest of
+    the key (never the key), before Compose would make it unlabelled."""
+    digest = hashlib.sha256(b"gateway-dev volume\0" + salt_key.encode()).hexdigest()[:16]
+    name = f"{project}_{DATA_VOLUME}"
+    try:
+        volume = client.volumes.get(name)
+    except docker.errors.NotFound:
+        client.volumes.create(
+            name,
+            labels={
+                "com.docker.compose.project": project,
+                "com.docker.compose.volume": DATA_VOLUME,
+                SALT_LABEL: digest,
+            },
+        )
+        return
+    if (volume.attrs.get("Labels") or {}).get(SALT_LABEL) != digest:
+        raise StackError(
+            f"volume {name} holds a database made with another secret store's salt key (another "
+            "checkout's secrets/dev.age?): its provider credentials cannot be decrypted with "
+            "this one. `make dev-purge` starts afresh (that data is lost), or set dev_project "
+            "in group_data/dev.py to keep both stacks"
+        )
 
 
 def write_config_volumes(client, project: str, base: str, volumes: list[ConfigVolume]) -> None:

@@ -111,6 +111,7 @@ def up() -> int:
 
     step("configuration volumes (the deploy's templates), docker compose up")
     rendered = render.render_stack(config, tags, secrets, REPO / "saas_api" / "src")
+    stack.claim_database_volume(client, config["dev_project"], secrets["litellm_salt_key"])
     render.write(rendered)
     stack.write_config_volumes(client, config["dev_project"], base, rendered.volumes)
     up_started = time.monotonic()
@@ -189,7 +190,7 @@ Re-run `make dev` any time (it changes nothing); `make dev-down` stops it (data 
 
 def down(purge: bool) -> int:
     config = settings.load()
-    client = engine.client(start=False)
+    client = engine.client()
     project = config["dev_project"]
     args = ["down", "--remove-orphans"] + (["--volumes"] if purge else [])
     if render.COMPOSE_FILE.exists():
