@@ -73,13 +73,14 @@ def load(files: tuple[Path, ...] = FILES) -> DevSettings:
     for path in files:
         if not path.exists():
             continue
+        shown = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
         try:
             found = runpy.run_path(str(path))
         except Exception as error:  # noqa: BLE001 - any error in the file is the developer's to fix
-            raise SettingsError(f"{path.relative_to(REPO)}: cannot be read ({error})") from None
+            raise SettingsError(f"{shown}: cannot be read ({error})") from None
         for key, value in found.items():
             if key == "environment" or key.startswith("dev_") or key in SHARED_KEYS:
-                values[key], origin[key] = value, str(path.relative_to(REPO))
+                values[key], origin[key] = value, shown
     settings = DevSettings(values, origin)
     check(settings)
     return settings
