@@ -23,6 +23,8 @@ FILES = Path(__file__).resolve().parent / "image-files"
 FAKE_PROVIDER = Path(__file__).resolve().parent.parent / "tests" / "fakes" / "fake_provider.py"
 SAAS_API_ROOT = "/opt/saas-api"
 LABEL = "org.gateway-bundle.inputs"
+# Images are artifacts, not a stack's state: every project (and checkout) shares them.
+REPOSITORY = "gateway-dev"
 
 
 @dataclass(frozen=True)
@@ -147,14 +149,14 @@ def inputs_digest(base_id: str, dockerfile: str, files: dict[str, Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_all(client, project: str, base: str, suite: str, services: list[str]) -> dict[str, str]:
+def ensure_all(client, base: str, suite: str, services: list[str]) -> dict[str, str]:
     """service -> image tag, building only what is missing."""
     base_id = client.images.get(base).id
     tags = {}
     for service, (dockerfile, files) in contexts(base, base_id, suite).items():
         if service not in services:
             continue
-        tag = f"{project}/{service}:{inputs_digest(base_id, dockerfile, files)}"
+        tag = f"{REPOSITORY}/{service}:{inputs_digest(base_id, dockerfile, files)}"
         tags[service] = tag
         try:
             client.images.get(tag)

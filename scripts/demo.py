@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -25,6 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bundle.guide_curl import CurlError, curl_json  # noqa: E402
 from bundle.secret_store import SecretStore  # noqa: E402
 from provisioning.cli import default_keys_file  # noqa: E402
 from tasks.edge import ca_certificate_path  # noqa: E402
@@ -84,23 +84,16 @@ def summary_of(report: dict) -> str:
 
 
 def curl(edge: str, name: str, path: str, headers: dict[str, str], body: dict | None = None):
-    """An HTTPS request to the edge by name, verified against the CA; headers from a 0600 file."""
-    with tempfile.NamedTemporaryFile("w", prefix="demo-headers-", delete=True) as header_file:
-        os.chmod(header_file.name, 0o600)
-        header_file.write("".join(f"{k}: {v}\n" for k, v in headers.items()))
-        header_file.flush()
-        args = ["curl", "-sS", "--max-time", "60", "--cacert", str(CA)]
-        args += ["--resolve", f"{name}:443:{edge}", "-H", f"@{header_file.name}"]
-        args += ["-w", "\n%{http_code}"]
-        if body is not None:
-            args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-        done = subprocess.run(
-            [*args, f"https://{name}{path}"], capture_output=True, text=True, check=False
+    """An HTTPS request to the edge by name, verified against the CA."""
+    try:
+        return curl_json(
+            f"https://{name}{path}",
+            headers,
+            body,
+            curl_args=["--cacert", str(CA), "--resolve", f"{name}:443:{edge}"],
         )
-    text, _, status = done.stdout.rpartition("\n")
-    if done.returncode != 0 or status != "200":
-        raise DemoError(f"https://{name}{path}: {status or done.stderr.strip()} {text[:300]}")
-    return json.loads(text)
+    except CurlError as error:
+        raise DemoError(str(error)) from None
 
 
 def main() -> int:

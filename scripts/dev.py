@@ -16,11 +16,8 @@ network and volumes."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bundle.guide_curl import CurlError, curl_json  # noqa: E402
 from bundle.secret_store import SecretStore, SecretStoreError  # noqa: E402
 from compose import base_image, engine, images, render, settings, stack  # noqa: E402
 from provisioning.apply import apply, make_plan  # noqa: E402
@@ -70,21 +68,10 @@ def seed_spec(config) -> Path:
 
 
 def curl(url: str, headers: dict[str, str], body: dict | None = None) -> dict:
-    """The guide's curl, with its headers read from a 0600 file (no secret in argv)."""
-    with tempfile.NamedTemporaryFile("w", prefix="dev-headers-") as header_file:
-        os.chmod(header_file.name, 0o600)
-        header_file.write("".join(f"{k}: {v}\n" for k, v in headers.items()))
-        header_file.flush()
-        args = ["curl", "-sS", "--max-time", "60", "-H", f"@{header_file.name}"]
-        if body is not None:
-            args += ["-X", "POST", "-H", "Content-Type: application/json", "-d", json.dumps(body)]
-        done = subprocess.run(
-            [*args, "-w", "\n%{http_code}", url], capture_output=True, text=True, check=False
-        )
-    text, _, status = done.stdout.rpartition("\n")
-    if done.returncode != 0 or status != "200":
-        raise DevError(f"{url}: {status or done.stderr.strip()} {text[:300]}")
-    return json.loads(text)
+    try:
+        return curl_json(url, headers, body)
+    except CurlError as error:
+        raise DevError(str(error)) from None
 
 
 def up() -> int:
@@ -105,7 +92,7 @@ def up() -> int:
     services = ["postgres", "redis", "litellm", "saas-api"]
     services += ["fake-provider"] if config["dev_fake_provider"] else []
     base = base_image.ensure(client, config)
-    tags = images.ensure_all(client, config["dev_project"], base, config["dev_suite"], services)
+    tags = images.ensure_all(client, base, config["dev_suite"], services)
     for service in services:
         print(f"    {service:<14} {tags[service]}", flush=True)
 

@@ -39,7 +39,8 @@ from .test_saas_api import (
 
 pytestmark = pytest.mark.parametrize("topology", ["single"], indirect=True)
 
-PROJECT = "gateway-dev"
+# Its own project and network, so a developer's own dev stack (gateway-dev) is never touched.
+PROJECT, SUBNET = "gateway-e2e", "172.29.214.0/24"
 SERVICES = {"postgres", "redis", "litellm", "saas-api", "fake-provider"}
 LITELLM, SAAS_API = "http://localhost:8002", "http://localhost:8003"
 ARTIFACTS = REPO / "test-artifacts"
@@ -105,9 +106,11 @@ def dev(topology, tmp_path_factory):
         ["git", "clone", "-q", str(REPO), str(clone)], capture_output=True, text=True, check=False
     )
     assert cloned.returncode == 0, cloned.stderr
+    with (clone / "group_data" / "dev.py").open("a") as settings_file:
+        settings_file.write(f'\ndev_project = "{PROJECT}"\ndev_subnet = "{SUBNET}"\n')
     engine_was_running = engine.answering_address() is not None
     stack = Dev(clone, None, {}, None)
-    # Nothing of an earlier stack of this project (another checkout's, with other secrets).
+    # Nothing of an earlier run's stack (another clone's, with other secrets).
     ok(stack.make("dev-purge"))
     stack.first = stack.make("dev")
     ok(stack.first)
@@ -322,6 +325,8 @@ def test_dev_down_then_dev_keeps_teams_keys_and_spend(dev):
 
     # A taken port stops make dev before anything starts.
     with socket.socket() as squatter:
+        # (the stack's closed connections leave 8003 in TIME_WAIT)
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", 8003))
         squatter.listen()
         taken = dev.make("dev")

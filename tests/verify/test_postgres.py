@@ -105,3 +105,9 @@ def test_tls_key_is_private_to_postgres(host):
 def test_pg_hba_is_not_world_readable(host):
     hba = host.file(sql(host, "SHOW hba_file"))
     assert hba.user == "postgres" and hba.mode & 0o007 == 0
+
+
+@pytest.mark.dev_stack
+def test_the_server_is_the_releases_own_postgresql(host):
+    expected = {"bookworm": 15, "trixie": 17}[host.system_info.codename]
+    assert int(sql(host, "SHOW server_version_num")) // 10000 == expected
