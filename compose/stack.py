@@ -1,5 +1,5 @@
-"""Bringing the dev stack up and down: the secrets volume, the published ports, `docker compose`
-and the wait for every service's healthcheck (docker SDK)."""
+"""Bringing the dev stack up and down: the configuration volumes, the published ports, `docker
+compose` and the wait for every service's healthcheck (docker SDK)."""
 
 from __future__ import annotations
 
@@ -109,20 +109,13 @@ def write_config_volumes(client, project: str, base: str, volumes: list[ConfigVo
     with tarfile.open(fileobj=archive, mode="w") as tar:
         for volume in volumes:
             for path, file in sorted(volume.files.items()):
-                parent = f"{volume.service}/{path}".rsplit("/", 1)[0]
-                if parent != volume.service:
-                    info = tarfile.TarInfo(parent)
-                    info.type, info.mode, info.uid, info.gid = (
-                        tarfile.DIRTYPE,
-                        0o755,
-                        file.uid,
-                        file.gid,
-                    )
-                    tar.addfile(info)
+                if "/" in path:  # conf.d/...: the directory first, owned like its file
+                    directory = f"{volume.service}/{path.rsplit('/', 1)[0]}"
+                    tar.addfile(_entry(directory, file, tarfile.DIRTYPE, 0o755))
                 data = file.content.encode()
-                info = tarfile.TarInfo(f"{volume.service}/{path}")
-                info.size, info.mode, info.uid, info.gid = len(data), file.mode, file.uid, file.gid
-                tar.addfile(info, io.BytesIO(data))
+                tar.addfile(
+                    _entry(f"{volume.service}/{path}", file, size=len(data)), io.BytesIO(data)
+                )
     writer = client.containers.create(
         base,
         command=["true"],
@@ -134,6 +127,13 @@ def write_config_volumes(client, project: str, base: str, volumes: list[ConfigVo
         writer.put_archive("/volumes", archive.getvalue())
     finally:
         writer.remove(force=True)
+
+
+def _entry(name: str, file, kind=tarfile.REGTYPE, mode: int | None = None, size: int = 0):
+    info = tarfile.TarInfo(name)
+    info.type, info.uid, info.gid, info.size = kind, file.uid, file.gid, size
+    info.mode = file.mode if mode is None else mode
+    return info
 
 
 def compose(command: list[str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -162,7 +162,7 @@ def up(command: list[str]) -> list[str]:
 def wait_healthy(client, project: str, services: list[str], timeout: int) -> None:
     """Every service's container healthy, each reported as its state changes. A container that
     exits or turns unhealthy stops the wait with its log's tail."""
-    started, healthy, last = time.monotonic(), {}, {}
+    started, healthy, last = time.monotonic(), set(), {}
     while len(healthy) < len(services):
         for container in project_containers(client, project):
             service = container.labels.get("com.docker.compose.service")
@@ -174,12 +174,12 @@ def wait_healthy(client, project: str, services: list[str], timeout: int) -> Non
                 print(f"    {service}: {status}", flush=True)
                 last[service] = status
             if status == "healthy":
-                healthy[service] = time.monotonic() - started
+                healthy.add(service)
             elif status in ("unhealthy", "exited", "dead"):
                 tail = container.logs(tail=25).decode(errors="replace")
                 raise StackError(f"{service} is {status}; its log ends:\n{tail}")
         if time.monotonic() - started > timeout:
-            waiting = sorted(set(services) - set(healthy))
+            waiting = sorted(set(services) - healthy)
             raise StackError(
                 f"not healthy after {timeout} s: {', '.join(waiting)} (dev_health_timeout in "
                 f"group_data/dev.py; `docker logs {project}-{waiting[0]}-1`)"

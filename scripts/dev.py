@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -49,7 +50,7 @@ def step(text: str) -> None:
     print(f"==> {text}", flush=True)
 
 
-def seed_spec(config) -> Path:
+def seed_spec_file(config) -> Path:
     """The dev seed spec; with the fake provider, every credential points at it."""
     path = REPO / config["dev_seed_spec"]
     if not config["dev_fake_provider"]:
@@ -76,12 +77,13 @@ def curl(url: str, headers: dict[str, str], body: dict | None = None) -> dict:
 
 def up() -> int:
     started = time.monotonic()
-    step("dev settings (group_data/dev.py) and the dev secret store")
+    step("dev settings (group_data/dev.py), the dev secret store, the seed spec")
     config = settings.load()
     try:
         secrets = SecretStore(ENVIRONMENT).ensure()
     except SecretStoreError as error:
         raise DevError(str(error)) from None
+    spec = load_seed_spec(config, secrets)
     step("Docker engine and Compose v2")
     client = engine.client()
     compose = engine.compose_command()
@@ -108,71 +110,95 @@ def up() -> int:
     up_to_healthy = time.monotonic() - up_started
     print(f"    every service healthy {up_to_healthy:.0f} s after up", flush=True)
 
-    litellm_url = f"http://localhost:{config['dev_litellm_port']}"
-    saas_url = f"http://localhost:{config['dev_saas_api_port']}"
-    spec_path = seed_spec(config)
+    urls = Urls(
+        f"http://localhost:{config['dev_litellm_port']}",
+        f"http://localhost:{config['dev_saas_api_port']}",
+    )
     step(f"seed {config['dev_seed_spec']} through localhost")
-    os.environ.setdefault(FAKE_PROVIDER_KEY_ENV, "sk-dev-fake-provider")
-    try:
-        spec = load_spec(spec_path, env_secret_checker(store=secrets))
-    except SpecError as error:
-        raise DevError("\n".join(error.problems)) from None
-    with (
-        LiteLLMAdmin(litellm_url, secrets["litellm_master_key"]) as litellm,
-        SaasAdmin(saas_url, secrets["saas_api_master_key"]) as saas,
-    ):
-        credentials = resolve_secrets(spec, secrets)
-        changes = make_plan(spec, credentials, litellm, saas)
-        pending = [c for c in changes if c.action != "unchanged"]
-        print("    " + plan_table(changes).replace("\n", "\n    "), flush=True)
-        if pending:
-            result = apply(
-                spec,
-                credentials,
-                changes,
-                litellm,
-                saas,
-                notice=lambda message: print(f"    {message}", flush=True),
-                model_reload_seconds=0,  # one LiteLLM process: it sees its own writes
-            )
-            if result.issued_keys:
-                write_keys(KEYS_FILE, result.issued_keys)
-            print(f"    applied {len(pending)} change(s)", flush=True)
-        else:
-            print("    No change", flush=True)
-
-    team_id = spec.teams[0].id
+    seed(spec, secrets, urls)
     step("the guide's Step 4: Test End-to-End, on localhost")
-    team = curl(f"{saas_url}/api/teams/{team_id}", {"X-Admin-Key": secrets["saas_api_master_key"]})
-    print(f"    GET {saas_url}/api/teams/{team_id}: {team['name']}, status {team['status']}")
-    model = spec.model_groups[0].models[0]
-    answer = curl(
-        f"{litellm_url}/chat/completions",
-        {"Authorization": f"Bearer {team['virtual_key']}"},
-        {"model": model, "messages": [{"role": "user", "content": "Hello!"}]},
-    )
-    reply = answer["choices"][0]["message"]["content"]
-    print(f"    POST {litellm_url}/chat/completions ({model}): {reply!r}")
-    print(
-        f"""
-The dev stack is up (project {config["dev_project"]}, engine {os.environ["DOCKER_HOST"]}):
-  LiteLLM (teams' apps)  {litellm_url}
-  LiteLLM UI             {litellm_url}/ui  user "admin", password the master key:
-                         .venv/bin/python -m bundle.secrets get {ENVIRONMENT} litellm_master_key
-  SaaS API               {saas_url}  (X-Admin-Key: .venv/bin/python -m bundle.secrets get \\
-                         {ENVIRONMENT} saas_api_master_key)
-  team keys              {KEYS_FILE} (mode 0600; written when the seed created the team)
-  compose file           {render.COMPOSE_FILE.relative_to(REPO)} (with DOCKER_HOST as above)
-  SaaS API source        saas_api/src is mounted: edits reload the service, no rebuild
-Re-run `make dev` any time (it changes nothing); `make dev-down` stops it (data kept),
-`make dev-purge` removes its containers, network and volumes."""
-    )
+    step_4(spec, secrets, urls)
+    print(summary(config, urls))
     print(
         f"make dev: {time.monotonic() - started:.0f} s (up to every service healthy "
         f"{up_to_healthy:.0f} s)",
         file=sys.stderr,
     )
     return 0
+
+
+@dataclass(frozen=True)
+class Urls:
+    litellm: str
+    saas_api: str
+
+
+def load_seed_spec(config, secrets: dict[str, str]):
+    """The seed spec, checked whole before anything starts (its provider keys included)."""
+    os.environ.setdefault(FAKE_PROVIDER_KEY_ENV, "sk-dev-fake-provider")
+    try:
+        return load_spec(seed_spec_file(config), env_secret_checker(store=secrets))
+    except SpecError as error:
+        raise DevError("\n".join(error.problems)) from None
+
+
+def seed(spec, secrets: dict[str, str], urls: Urls) -> None:
+    """Plan, then apply what differs (as `python -m provisioning apply`, through localhost)."""
+    with (
+        LiteLLMAdmin(urls.litellm, secrets["litellm_master_key"]) as litellm,
+        SaasAdmin(urls.saas_api, secrets["saas_api_master_key"]) as saas,
+    ):
+        credentials = resolve_secrets(spec, secrets)
+        changes = make_plan(spec, credentials, litellm, saas)
+        print("    " + plan_table(changes).replace("\n", "\n    "), flush=True)
+        pending = [c for c in changes if c.action != "unchanged"]
+        if not pending:
+            print("    No change", flush=True)
+            return
+        result = apply(
+            spec,
+            credentials,
+            changes,
+            litellm,
+            saas,
+            notice=lambda message: print(f"    {message}", flush=True),
+            model_reload_seconds=0,  # one LiteLLM process: it sees its own writes
+        )
+        if result.issued_keys:
+            write_keys(KEYS_FILE, result.issued_keys)
+        print(f"    applied {len(pending)} change(s)", flush=True)
+
+
+def step_4(spec, secrets: dict[str, str], urls: Urls) -> None:
+    """The team's info with the admin key, then a chat completion with its virtual key."""
+    team_id = spec.teams[0].id
+    team_url = f"{urls.saas_api}/api/teams/{team_id}"
+    team = curl(team_url, {"X-Admin-Key": secrets["saas_api_master_key"]})
+    print(f"    GET {team_url}: {team['name']}, status {team['status']}")
+    model = spec.model_groups[0].models[0]
+    answer = curl(
+        f"{urls.litellm}/chat/completions",
+        {"Authorization": f"Bearer {team['virtual_key']}"},
+        {"model": model, "messages": [{"role": "user", "content": "Hello!"}]},
+    )
+    reply = answer["choices"][0]["message"]["content"]
+    print(f"    POST {urls.litellm}/chat/completions ({model}): {reply!r}")
+
+
+def summary(config, urls: Urls) -> str:
+    get = f".venv/bin/python -m bundle.secrets get {ENVIRONMENT}"
+    return f"""
+The dev stack is up (project {config["dev_project"]}, engine {os.environ["DOCKER_HOST"]}):
+  LiteLLM (teams' apps)  {urls.litellm}
+  LiteLLM UI             {urls.litellm}/ui  (user "admin", password: the LiteLLM master key)
+  SaaS API               {urls.saas_api}  (X-Admin-Key: the SaaS API master key)
+  the two keys           {get} litellm_master_key
+                         {get} saas_api_master_key
+  team keys              {KEYS_FILE} (0600; written when the seed created the team)
+  compose file           {render.COMPOSE_FILE.relative_to(REPO)} (with DOCKER_HOST as above)
+  SaaS API source        saas_api/src is mounted: edits reload the service, no rebuild
+Re-run `make dev` any time (it changes nothing); `make dev-down` stops it (data kept),
+`make dev-purge` removes its containers, network and volumes."""
 
 
 def down(purge: bool) -> int:
