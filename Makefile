@@ -20,7 +20,7 @@ SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux op
 	docker.io curl
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status dev dev-down dev-purge bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
+	testbed-up testbed-down testbed-status dev dev-deps dev-down dev-purge bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
 
 setup: $(VENV)/.installed
 
@@ -94,8 +94,21 @@ demo-down: testbed-down
 
 # The local docker-compose dev target (scripts/dev.py): the stack on localhost (8002, 8003), the
 # example seed on the fake provider, the guide's Step 4. dev-down keeps the data, dev-purge not.
-dev: setup system-deps
+dev: setup dev-deps
 	$(BIN)/python scripts/dev.py up
+
+# What make dev needs besides Python: a Docker CLI and engine (Docker Desktop's, or Debian's
+# docker.io, which make dev starts itself where none runs), curl, and debootstrap for a base
+# image where no registry has one. Installed on a Debian machine as root; elsewhere (a laptop
+# with Docker Desktop) nothing is installed.
+DEV_PACKAGES := docker.io curl debootstrap
+
+dev-deps:
+	@if command -v dpkg-query >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		missing=$$(for p in $(DEV_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+			| grep -q 'install ok installed' || echo $$p; done); \
+		if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends $$missing; fi; fi
 
 dev-down: setup
 	$(BIN)/python scripts/dev.py down
