@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker.errors
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -241,6 +242,7 @@ if __name__ == "__main__":
         stack.StackError,
         ProvisioningError,
         DevError,
+        docker.errors.DockerException,  # the engine's own refusal, e.g. a subnet already in use
     ) as error:
         print(f"dev: {error}", file=sys.stderr)
         sys.exit(EXIT_INPUT if isinstance(error, settings.SettingsError) else 1)
