@@ -23,6 +23,7 @@ FILES = Path(__file__).resolve().parent / "image-files"
 FAKE_PROVIDER = Path(__file__).resolve().parent.parent / "tests" / "fakes" / "fake_provider.py"
 SAAS_API_ROOT = "/opt/saas-api"
 LABEL = "org.gateway-bundle.inputs"
+STAGE_LABEL = "org.gateway-bundle.build-stage"
 # Images are artifacts, not a stack's state: every project (and checkout) shares them.
 REPOSITORY = "gateway-dev"
 
@@ -203,5 +204,26 @@ def _build(client, service: str, tag: str, dockerfile: str, files: dict[str, Pat
                 print(f"    {service}: {line.strip()[:110]}", flush=True)
     finally:
         shutil.rmtree(context, ignore_errors=True)
+    # The install stage's image holds the artifact tars (hundreds of MB) and is needed by nothing.
+    client.images.prune(filters={"dangling": True, "label": f"{STAGE_LABEL}=install"})
     size = client.images.get(tag).attrs["Size"] / 1e6
     print(f"    {tag}: {size:.0f} MB in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def remove_superseded(client, tags: dict[str, str]) -> list[str]:
+    """Earlier builds of these services' images (an artifact changed since): removed once no
+    container uses them; one still in use (another project's stack) is left alone."""
+    current = set(tags.values())
+    removed = []
+    for service in tags:
+        for image in client.images.list(name=f"{REPOSITORY}/{service}"):
+            old = [tag for tag in image.tags if tag not in current]
+            if not old or set(image.tags) & current:
+                continue
+            try:
+                for tag in old:
+                    client.images.remove(tag)
+                removed += old
+            except docker.errors.APIError:  # in use by a container
+                continue
+    return removed

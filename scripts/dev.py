@@ -110,6 +110,8 @@ def up() -> int:
     stack.wait_healthy(client, config["dev_project"], services, config["dev_health_timeout"])
     up_to_healthy = time.monotonic() - up_started
     print(f"    every service healthy {up_to_healthy:.0f} s after up", flush=True)
+    for tag in images.remove_superseded(client, tags):
+        print(f"    removed the superseded image {tag}", flush=True)
 
     urls = Urls(
         f"http://localhost:{config['dev_litellm_port']}",
