@@ -54,7 +54,7 @@ def postgres_version(suite: str) -> int:
     return POSTGRES_DEFAULTS["postgres_versions"][suite]
 
 
-def contexts(base: str, base_id: str, suite: str) -> dict[str, tuple[str, dict[str, Path]]]:
+def contexts(base: str, suite: str) -> dict[str, tuple[str, dict[str, Path]]]:
     """service -> (Dockerfile text, {name in the build context: file})."""
     common = {"base": base}
     user = lambda service: {  # noqa: E731
@@ -154,7 +154,7 @@ def ensure_all(client, base: str, suite: str, services: list[str]) -> dict[str, 
     """service -> image tag, building only what is missing."""
     base_id = client.images.get(base).id
     tags = {}
-    for service, (dockerfile, files) in contexts(base, base_id, suite).items():
+    for service, (dockerfile, files) in contexts(base, suite).items():
         if service not in services:
             continue
         tag = f"{REPOSITORY}/{service}:{inputs_digest(base_id, dockerfile, files)}"
