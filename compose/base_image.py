@@ -40,7 +40,8 @@ def ensure(client, settings) -> str:
         return wanted
     except docker.errors.APIError as error:
         reason = str(error.explanation or error).split(": ")[-1]
-        print(f"    {wanted} cannot be pulled ({reason}): building {settings['dev_suite']} here")
+        suite = settings["dev_suite"]
+        print(f"    {wanted} cannot be pulled ({reason}): the {suite} base is made here")
     return _built_here(client, settings["dev_suite"])
 
 
