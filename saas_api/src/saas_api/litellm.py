@@ -128,6 +128,20 @@ class LiteLLMClient:
     async def delete_team(self, team_id: str) -> None:
         await self._call("POST", "/team/delete", json={"team_ids": [team_id]}, missing=(404,))
 
+    async def team_spends(self) -> dict[str, float]:
+        """Every team's spend, by team id, in pages of LiteLLM's largest size (one query each)."""
+        spends: dict[str, float] = {}
+        page, pages = 1, 1
+        while page <= pages:
+            body = await self._call(
+                "GET",
+                "/v2/team/list",
+                params={"page": page, "page_size": 100, "sort_by": "team_id"},
+            )
+            spends.update({t["team_id"]: float(t.get("spend") or 0.0) for t in body["teams"]})
+            page, pages = page + 1, int(body.get("total_pages") or 0)
+        return spends
+
     async def team_daily_activity(self, team_id: str, *, start: str, end: str) -> dict:
         """Spend per day with per-model breakdowns; dates are YYYY-MM-DD (UTC)."""
         return await self._call(

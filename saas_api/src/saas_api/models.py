@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -120,3 +121,55 @@ class Credit(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     reference: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# the admin panel ------------------------------------------------------------------------------
+
+
+class AdminSession(Base):
+    """A logged-in browser. Only the hash of its cookie's token is stored: reading this table
+    does not let anyone in. Kept here, not in the process, so every api host behind the edge
+    knows every session and a logout ends it everywhere."""
+
+    __tablename__ = "admin_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The name given at login, for the audit log (the admin key itself names nobody).
+    actor: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    # One message for the next page ("Team created"), then cleared.
+    flash: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminLoginFailures(Base):
+    """Wrong admin keys per client address, for the login throttle (shared by every host)."""
+
+    __tablename__ = "admin_login_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One change made through the admin panel (or a login): who, what, when, from where, and
+    how it ended. Never holds a key or a secret."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(64))
+    # The first characters of the session's token hash: tells two sessions of one name apart.
+    session: Mapped[str | None] = mapped_column(String(12))
+    address: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object_kind: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict] = mapped_column(JSONB, default=dict)
+    # "ok", or the refusal the panel showed.
+    outcome: Mapped[str] = mapped_column(Text)

@@ -157,6 +157,11 @@ class ModelSpend(BaseModel):
     spend: float
 
 
+class DaySpend(BaseModel):
+    date: str  # YYYY-MM-DD, LiteLLM's UTC day
+    spend: float
+
+
 class UsageOut(BaseModel):
     team_id: str
     max_budget: float
@@ -164,3 +169,4 @@ class UsageOut(BaseModel):
     remaining_budget: float
     budget_duration: str | None
     models: list[ModelSpend]
+    days: list[DaySpend] = []

@@ -10,15 +10,15 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_api.errors import ApiError
 from saas_api.keys import KeyVault, key_hash, new_key
 from saas_api.litellm import LiteLLMClient, LiteLLMRejected, LiteLLMUnavailable
-from saas_api.models import ModelGroup, Organization, Team, TeamModelGroup
-from saas_api.schemas import TeamCreate
+from saas_api.models import Credit, ModelGroup, Organization, Team, TeamModelGroup
+from saas_api.schemas import CreditRequest, TeamCreate, TeamUpdate
 
 # What a create request says, compared field by field with an existing team on a retry.
 COMPARED_FIELDS = (
@@ -45,6 +45,46 @@ async def load_team(session: AsyncSession, team_id: str, *, for_update: bool = F
     if team is None:
         raise ApiError(404, f"team {team_id!r} does not exist")
     return team
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    search: str | None = None,
+    status: str | None = None,
+    organization_id: str | None = None,
+    offset: int = 0,
+    limit: int = 25,
+) -> tuple[list[Team], int]:
+    """One page of teams by id, and how many match: `search` is a case-insensitive part of the
+    team's id or name, or of its organization's id or name."""
+    query = select(Team)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.join(Organization).where(
+            Team.team_id.ilike(pattern)
+            | Team.name.ilike(pattern)
+            | Organization.id.ilike(pattern)
+            | Organization.name.ilike(pattern)
+        )
+    if status:
+        query = query.where(Team.status == status)
+    if organization_id:
+        query = query.where(Team.organization_id == organization_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(Team.team_id).offset(offset).limit(limit))
+    return list(rows), int(total or 0)
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Team.status, func.count()).group_by(Team.status))
+    return dict(rows.all())
+
+
+async def budgets(session: AsyncSession) -> dict[str, tuple[str, Decimal, str]]:
+    """(name, max_budget, status) of every team by id, for the dashboard's budget table."""
+    rows = await session.execute(select(Team.team_id, Team.name, Team.max_budget, Team.status))
+    return {team_id: (name, budget, status) for team_id, name, budget, status in rows.all()}
 
 
 async def resolve_groups(
@@ -284,6 +324,80 @@ def require_settled(team: Team) -> None:
         )
     if team.status == "deleting":
         raise ApiError(409, f"team {team.team_id!r} is being deleted: repeat the delete")
+
+
+async def update_team(
+    session: AsyncSession, litellm: LiteLLMClient, vault: KeyVault, team_id: str, body: TeamUpdate
+) -> Team:
+    """Sets the fields the request names (omitted ones stay), then pushes the stored change to
+    LiteLLM's team and key."""
+    team = await load_team(session, team_id, for_update=True)
+    require_settled(team)
+    fields = body.model_fields_set
+    for required in ("name", "max_budget", "model_groups", "metadata"):
+        if required in fields and getattr(body, required) is None:
+            raise ApiError(422, f"{required}: cannot be null", fields=[required])
+    if "model_groups" in fields:
+        groups = await resolve_groups(session, body.model_groups, None, field="model_groups")
+        wanted = {g.name for g in groups}
+        team.group_links = [link for link in team.group_links if link.group_name in wanted] + [
+            TeamModelGroup(group_name=name) for name in sorted(wanted - set(team.group_names))
+        ]
+    for field in ("name", "budget_duration", "rpm_limit", "tpm_limit"):
+        if field in fields:
+            setattr(team, field, getattr(body, field))
+    if "max_budget" in fields:
+        team.max_budget = money(body.max_budget)
+    if "metadata" in fields:
+        team.metadata_ = body.metadata
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ApiError(
+            409, f"name: the organization already has a team named {body.name!r}", fields=["name"]
+        ) from None
+    await session.refresh(team)
+    await push(session, litellm, vault, team, "team update")
+    return team
+
+
+async def set_status(
+    session: AsyncSession, litellm: LiteLLMClient, vault: KeyVault, team_id: str, status: str
+) -> Team:
+    """`suspended`: the key stops working (LiteLLM blocks it), spend and budget are kept;
+    `active`: it works again."""
+    action = {"suspended": "team suspension", "active": "team resumption"}[status]
+    team = await load_team(session, team_id, for_update=True)
+    require_settled(team)
+    team.status = status
+    await session.commit()
+    await session.refresh(team)
+    await push(session, litellm, vault, team, action)
+    return team
+
+
+async def add_credits(
+    session: AsyncSession,
+    litellm: LiteLLMClient,
+    vault: KeyVault,
+    team_id: str,
+    body: CreditRequest,
+) -> Team:
+    """Adds `amount` to the team's max_budget. With a `reference`, a repeat adds nothing."""
+    team = await load_team(session, team_id, for_update=True)
+    require_settled(team)
+    already = body.reference is not None and await session.scalar(
+        select(Credit.id).where(Credit.team_id == team_id, Credit.reference == body.reference)
+    )
+    if not already:
+        amount = money(body.amount)
+        session.add(Credit(team_id=team_id, amount=amount, reference=body.reference))
+        team.max_budget = money(team.max_budget) + amount
+        await session.commit()
+        await session.refresh(team)
+    await push(session, litellm, vault, team, "budget top-up")
+    return team
 
 
 async def rotate_key(

@@ -1,5 +1,5 @@
-"""A team's spend as LiteLLM counts it: the total from its team record, the per-model split from
-its daily activity (LiteLLM's `model_spend` fields stay empty in this version)."""
+"""A team's spend as LiteLLM counts it: the total from its team record, the per-model and per-day
+split from its daily activity (LiteLLM's `model_spend` fields stay empty in this version)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from saas_api.errors import ApiError
 from saas_api.litellm import LiteLLMClient, LiteLLMError
 from saas_api.models import Team
-from saas_api.schemas import ModelSpend, UsageOut
+from saas_api.schemas import DaySpend, ModelSpend, UsageOut
 
 
 async def team_spend(litellm: LiteLLMClient, team_id: str) -> float | None:
@@ -37,7 +37,10 @@ async def team_usage(litellm: LiteLLMClient, team: Team) -> UsageOut:
     if info is None:
         raise ApiError(502, f"usage: LiteLLM has no team {team.team_id!r}")
     per_model: dict[str, float] = defaultdict(float)
+    per_day: dict[str, float] = defaultdict(float)
     for day in activity.get("results", []):
+        if day.get("date"):
+            per_day[str(day["date"])] += float(day.get("metrics", {}).get("spend") or 0.0)
         for model, entry in (day.get("breakdown", {}).get("model_groups") or {}).items():
             per_model[model] += float(entry.get("metrics", {}).get("spend") or 0.0)
     spend = float(info.get("spend") or 0.0)
@@ -49,4 +52,5 @@ async def team_usage(litellm: LiteLLMClient, team: Team) -> UsageOut:
         remaining_budget=max(budget - spend, 0.0),
         budget_duration=team.budget_duration,
         models=[ModelSpend(model=m, spend=round(s, 10)) for m, s in sorted(per_model.items())],
+        days=[DaySpend(date=d, spend=round(s, 10)) for d, s in sorted(per_day.items())],
     )

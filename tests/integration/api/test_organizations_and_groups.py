@@ -16,6 +16,7 @@ def test_migrations_ran_once_and_a_rerun_applies_nothing(saas_db):
     assert saas_db.migrate("--pending").stdout.strip() == "pending 0"
     tables = {r["tablename"] for r in saas_db.rows("SELECT tablename FROM pg_tables")}
     assert {"organizations", "model_groups", "teams", "team_model_groups", "credits"} <= tables
+    assert {"admin_sessions", "admin_login_failures", "audit_events"} <= tables
     managed = saas_db.rows(
         "SELECT table_name FROM information_schema.columns WHERE column_name = 'managed_by'"
     )

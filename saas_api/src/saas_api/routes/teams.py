@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from saas_api import teams as service
 from saas_api import usage
@@ -18,7 +17,7 @@ from saas_api.deps import (
 )
 from saas_api.errors import ApiError
 from saas_api.keys import KeyVault
-from saas_api.models import Credit, ModelGroup, Team, TeamModelGroup
+from saas_api.models import ModelGroup, Team
 from saas_api.schemas import CreditRequest, TeamCreate, TeamOut, TeamUpdate, UsageOut
 
 router = APIRouter(prefix="/api/teams", tags=["teams"])
@@ -104,58 +103,21 @@ async def update_team(
     team_id: str, body: TeamUpdate, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep
 ):
     """Omitted fields stay; the stored change is pushed to LiteLLM's team and key."""
-    team = await service.load_team(session, team_id, for_update=True)
-    service.require_settled(team)
-    fields = body.model_fields_set
-    for required in ("name", "max_budget", "model_groups", "metadata"):
-        if required in fields and getattr(body, required) is None:
-            raise ApiError(422, f"{required}: cannot be null")
-    if "model_groups" in fields:
-        groups = await service.resolve_groups(
-            session, body.model_groups, None, field="model_groups"
-        )
-        wanted = {g.name for g in groups}
-        team.group_links = [link for link in team.group_links if link.group_name in wanted] + [
-            TeamModelGroup(group_name=name) for name in sorted(wanted - set(team.group_names))
-        ]
-    for field in ("name", "budget_duration", "rpm_limit", "tpm_limit"):
-        if field in fields:
-            setattr(team, field, getattr(body, field))
-    if "max_budget" in fields:
-        team.max_budget = service.money(body.max_budget)
-    if "metadata" in fields:
-        team.metadata_ = body.metadata
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise ApiError(
-            409, f"name: the organization already has a team named {body.name!r}"
-        ) from None
-    await session.refresh(team)
-    await service.push(session, litellm, vault, team, "team update")
+    team = await service.update_team(session, litellm, vault, team_id, body)
     return await out(session, team, vault=vault, litellm=litellm)
-
-
-async def _set_status(session, litellm, vault, team_id: str, status: str, action: str) -> TeamOut:
-    team = await service.load_team(session, team_id, for_update=True)
-    service.require_settled(team)
-    team.status = status
-    await session.commit()
-    await session.refresh(team)
-    await service.push(session, litellm, vault, team, action)
-    return await out(session, team)
 
 
 @router.post("/{team_id}/suspend", response_model=TeamOut, dependencies=[AdminDep])
 async def suspend_team(team_id: str, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep):
     """The key stops working (LiteLLM blocks it); spend and budget are kept."""
-    return await _set_status(session, litellm, vault, team_id, "suspended", "team suspension")
+    return await out(
+        session, await service.set_status(session, litellm, vault, team_id, "suspended")
+    )
 
 
 @router.post("/{team_id}/resume", response_model=TeamOut, dependencies=[AdminDep])
 async def resume_team(team_id: str, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep):
-    return await _set_status(session, litellm, vault, team_id, "active", "team resumption")
+    return await out(session, await service.set_status(session, litellm, vault, team_id, "active"))
 
 
 @router.post("/{team_id}/rotate-key", response_model=TeamOut, dependencies=[AdminDep])
@@ -172,18 +134,7 @@ async def add_credits(
     team_id: str, body: CreditRequest, session: SessionDep, litellm: LiteLLMDep, vault: VaultDep
 ):
     """Adds `amount` to the team's max_budget. With a `reference`, a repeat adds nothing."""
-    team = await service.load_team(session, team_id, for_update=True)
-    service.require_settled(team)
-    already = body.reference is not None and await session.scalar(
-        select(Credit.id).where(Credit.team_id == team_id, Credit.reference == body.reference)
-    )
-    if not already:
-        amount = service.money(body.amount)
-        session.add(Credit(team_id=team_id, amount=amount, reference=body.reference))
-        team.max_budget = service.money(team.max_budget) + amount
-        await session.commit()
-        await session.refresh(team)
-    await service.push(session, litellm, vault, team, "budget top-up")
+    team = await service.add_credits(session, litellm, vault, team_id, body)
     return await out(session, team, litellm=litellm)
 
 
