@@ -20,6 +20,8 @@ class PreflightError(PyinfraError):
 
 SERVICE_GROUPS = ("db", "cache", "llm", "api", "edge")
 EDGE_TLS_MODES = ("acme", "internal", "files")
+# The edge's sites, each its own DNS name (the example's first label).
+SITE_NAMES = {"edge_gateway_host": "gateway", "edge_api_host": "api", "edge_admin_host": "admin"}
 HOST_NAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
     re.IGNORECASE,
@@ -33,6 +35,8 @@ def check_host_data(name: str, data, groups) -> None:
         check_private_address(name, data.get("private_address"))
     if "llm" in groups:
         check_litellm_instances(name, data)
+    if "api" in groups:
+        check_saas_api(name, data)
     if "edge" in groups:
         check_edge(name, data)
 
@@ -50,6 +54,31 @@ def check_litellm_instances(name: str, data) -> None:
             )
 
 
+def check_saas_api(name: str, data) -> None:
+    """The SaaS API's and the admin panel's ports and the panel's workers (defaults:
+    tasks/saas_api.py): two ports of their own."""
+    for key, low, high in (
+        ("saas_api_port", 1024, 65535),
+        ("saas_api_admin_port", 1024, 65535),
+        ("saas_api_admin_workers", 1, 16),
+    ):
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise PreflightError(
+                f"{name}: {key} = {value!r}; set a whole number from {low} to {high} in "
+                "group_data/<environment>.py"
+            )
+    # The defaults of tasks/saas_api.py.
+    api, admin = data.get("saas_api_port") or 8003, data.get("saas_api_admin_port") or 3000
+    if api == admin:
+        raise PreflightError(
+            f"{name}: saas_api_port and saas_api_admin_port are both {api}; the SaaS API and the "
+            "admin panel need a port each: set saas_api_admin_port in group_data/<environment>.py"
+        )
+
+
 def check_edge(name: str, data) -> None:
     """The edge's names, admin networks and TLS mode (defaults: tasks/edge.py)."""
     where = "in group_data/<environment>.py"
@@ -60,19 +89,20 @@ def check_edge(name: str, data) -> None:
             f"{where}"
         )
     names = {}
-    for key, example in (("edge_gateway_host", "gateway"), ("edge_api_host", "api")):
+    for key, example in SITE_NAMES.items():
         value = str(data.get(key) or "")
         if not HOST_NAME.match(value) or any(p in value.lower() for p in PLACEHOLDERS):
             raise PreflightError(
                 f"{name}: {key} {value!r} is not a DNS name clients can use; set {key} = "
                 f'"{example}.<your domain>" {where} (its DNS record must point at this host)'
             )
+        for other, taken in names.items():
+            if taken == value.lower():
+                raise PreflightError(
+                    f"{name}: {other} and {key} are both {taken!r}; the gateway, the API and "
+                    f"the admin panel need a name each: set {key} {where}"
+                )
         names[key] = value.lower()
-    if names["edge_gateway_host"] == names["edge_api_host"]:
-        raise PreflightError(
-            f"{name}: edge_gateway_host and edge_api_host are both {names['edge_api_host']!r}; "
-            "the gateway and the API need a name each"
-        )
     check_networks(
         name, "edge_admin_cidrs", data.get("edge_admin_cidrs"), purpose="reach the admin surfaces"
     )

@@ -11,6 +11,8 @@ CLIENT_DEFAULTS = {
     "litellm_db_pool_limit": 10,
     "saas_api_workers": 2,
     "saas_api_db_pool_limit": 10,
+    # The admin panel: its processes read the SaaS API's environment file, pool size included.
+    "saas_api_admin_workers": 2,
 }
 
 # Superuser-reserved slots, migrations, the operator's psql and monitoring.
@@ -21,23 +23,35 @@ def clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
-def client_connections(llm_hosts: list[dict], api_hosts: list[dict]) -> int:
-    def per_host(data: dict, workers: str, pool: str) -> int:
-        get = lambda key: int(data.get(key) or CLIENT_DEFAULTS[key])  # noqa: E731
-        return get(workers) * get(pool)
+def _get(data: dict, key: str) -> int:
+    return int(data.get(key) or CLIENT_DEFAULTS[key])
 
-    return sum(per_host(d, "litellm_workers", "litellm_db_pool_limit") for d in llm_hosts) + sum(
-        per_host(d, "saas_api_workers", "saas_api_db_pool_limit") for d in api_hosts
+
+def reserved_connections(data: dict, component: str) -> int:
+    """What PostgreSQL reserves for one host of `component` (litellm, saas_api): its configured
+    workers × pool. The SaaS API's host also runs the admin panel, whose workers read the same
+    pool size from the same environment file: they are counted as more SaaS API workers."""
+    workers = _get(data, f"{component}_workers") + _extra_processes(data, component)
+    return workers * _get(data, f"{component}_db_pool_limit")
+
+
+def _extra_processes(data: dict, component: str) -> int:
+    return _get(data, "saas_api_admin_workers") if component == "saas_api" else 0
+
+
+def client_connections(llm_hosts: list[dict], api_hosts: list[dict]) -> int:
+    return sum(reserved_connections(d, "litellm") for d in llm_hosts) + sum(
+        reserved_connections(d, "saas_api") for d in api_hosts
     )
 
 
 def pool_limit(data: dict, workers: int, component: str = "litellm") -> int:
     """Connections per worker of `component` (litellm, saas_api). PostgreSQL reserves
-    `<component>_workers` × `<component>_db_pool_limit` for each host (it cannot see the host's
-    cores); the workers actually started share that reservation, so the host never opens more."""
-    get = lambda key: int(data.get(key) or CLIENT_DEFAULTS[key])  # noqa: E731
-    reserved = get(f"{component}_workers") * get(f"{component}_db_pool_limit")
-    return max(2, reserved // max(1, workers))
+    `reserved_connections` for each host (it cannot see the host's cores); the workers actually
+    started (and, on api hosts, the admin panel's) share that reservation, so the host never
+    opens more."""
+    processes = workers + _extra_processes(data, component)
+    return max(2, reserved_connections(data, component) // max(1, processes))
 
 
 def litellm_pool_limit(data: dict, workers: int) -> int:

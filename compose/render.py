@@ -28,10 +28,18 @@ RENDERED = COMPOSE_DIR / "rendered"  # what make dev generates besides the compo
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
 LITELLM_PORT = LITELLM_DEFAULTS["litellm_port"]
 SAAS_API_PORT = SAAS_API_DEFAULTS["saas_api_port"]
+ADMIN_PORT = SAAS_API_DEFAULTS["saas_api_admin_port"]
 FAKE_PROVIDER_PORT = 9999
 # One process per container, as on the hosts' small instances; pools sized like theirs.
 LITELLM_CLIENT = {"litellm_workers": 1}
-SAAS_API_CLIENT = {"saas_api_workers": 1}
+SAAS_API_CLIENT = {"saas_api_workers": 1, "saas_api_admin_workers": 1}
+# Services that run another service's image: the admin panel is the SaaS API's second app.
+IMAGE_OF = {"admin": "saas-api"}
+
+
+def image_of(service: str) -> str:
+    """The image (and so the user) a service of the stack runs."""
+    return IMAGE_OF.get(service, service)
 
 
 @dataclass(frozen=True)
@@ -186,8 +194,13 @@ def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source
         ConfigVolume(
             "saas-api", "/etc/saas-api", {"saas-api.env": VolumeFile(saas_env, sa, sa, 0o600)}
         ),
+        # The admin panel reads the SaaS API's environment, as on the hosts.
+        ConfigVolume(
+            "admin", "/etc/saas-api", {"saas-api.env": VolumeFile(saas_env, sa, sa, 0o600)}
+        ),
     ]
     reads = {volume.service: [f.content for f in volume.files.values()] for volume in volumes}
+    tags = tags | {service: tags[image] for service, image in IMAGE_OF.items() if image in tags}
     inputs = {service: _digest(tag, reads.get(service, [])) for service, tag in tags.items()}
     compose = render(
         "compose/compose.yaml.j2",
@@ -199,9 +212,11 @@ def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source
         postgres_version=version,
         litellm_port=LITELLM_PORT,
         saas_api_port=SAAS_API_PORT,
+        admin_port=ADMIN_PORT,
         published={
             "litellm": settings["dev_litellm_port"],
             "saas-api": settings["dev_saas_api_port"],
+            "admin": settings["dev_admin_port"],
         },
         publish_data_ports=settings["dev_publish_data_ports"],
         fake_provider=settings["dev_fake_provider"],

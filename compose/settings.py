@@ -22,6 +22,8 @@ DEFAULTS = {
     # The setup guide's ports, published on 127.0.0.1 only.
     "dev_litellm_port": 8002,
     "dev_saas_api_port": 8003,
+    # The admin panel's (the setup guide's admin panel port).
+    "dev_admin_port": 3000,
     # Compose's project name: prefixes containers, networks and volumes.
     "dev_project": "gateway-dev",
     # The Debian release of the images: the hosts' release.
@@ -95,11 +97,13 @@ def check(settings: DevSettings) -> None:
             + (" (or remove it for the default)" if "default" not in settings.origin[key] else "")
         )
 
-    for key in ("dev_litellm_port", "dev_saas_api_port"):
+    ports = ("dev_litellm_port", "dev_saas_api_port", "dev_admin_port")
+    for key in ports:
         if not _whole(settings[key], 1024, 65535):
             problem(key, "a port number from 1024 to 65535")
-    if settings["dev_litellm_port"] == settings["dev_saas_api_port"]:
-        problem("dev_saas_api_port", "a port other than dev_litellm_port")
+    for n, key in enumerate(ports[1:], 1):
+        if settings[key] in [settings[other] for other in ports[:n]]:
+            problem(key, f"a port other than {' and '.join(ports[:n])}")
     for key, low, high in (
         ("dev_postgres_memory_mb", 256, 65536),
         ("dev_redis_maxmemory_mb", 64, 65536),

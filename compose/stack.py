@@ -15,7 +15,11 @@ import docker.errors
 
 from compose.render import COMPOSE_FILE, REPO_ROOT, ConfigVolume, volume_name
 
-PORT_SETTINGS = {"litellm": "dev_litellm_port", "saas-api": "dev_saas_api_port"}
+PORT_SETTINGS = {
+    "litellm": "dev_litellm_port",
+    "saas-api": "dev_saas_api_port",
+    "admin": "dev_admin_port",
+}
 
 
 class StackError(Exception):

@@ -8,6 +8,7 @@ __all__ = [
     "edge_tls_mode",
     "edge_gateway_host",
     "edge_api_host",
+    "edge_admin_host",
     "edge_admin_cidrs",
 ]
 
@@ -29,4 +30,5 @@ saas_api_default_model_group = "standard-models"
 edge_tls_mode = "internal"
 edge_gateway_host = "gateway.testbed.internal"
 edge_api_host = "api.testbed.internal"
+edge_admin_host = "admin.testbed.internal"
 edge_admin_cidrs = base_admin_cidrs

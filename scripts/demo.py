@@ -36,6 +36,7 @@ FAKE_PROVIDER_PORT = 9999
 # The fake provider accepts any key; the credentials still need one (LiteLLM sends it).
 PROVIDER_KEY_ENV = "DEMO_FAKE_PROVIDER_KEY"
 GATEWAY, API = "gateway.testbed.internal", "api.testbed.internal"
+ADMIN = "admin.testbed.internal"  # group_data/testbed.py's edge_admin_host
 CA = ca_certificate_path(ENVIRONMENT)
 KEYS_FILE = default_keys_file(ENVIRONMENT)
 
@@ -142,6 +143,10 @@ The gateway is up on the testbed (edge {edge.name}, {edge.address}):
                          name in /etc/hosts ({edge.address} {GATEWAY}), trust the CA, log in
                          as "admin" with the master key from
                          `.venv/bin/python -m bundle.secrets get {ENVIRONMENT} litellm_master_key`
+  admin panel            https://{ADMIN} from this machine (the admin network): map it in
+                         /etc/hosts too ({edge.address} {ADMIN}), log in with the SaaS API's
+                         admin key from
+                         `.venv/bin/python -m bundle.secrets get {ENVIRONMENT} saas_api_master_key`
 Re-run `make demo` any time (it changes nothing); `make demo-down` removes the testbed."""
     )
     return 0

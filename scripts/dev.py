@@ -100,7 +100,9 @@ def up() -> int:
     up_started = time.monotonic()
     changes = stack.up(compose)
     print("    " + ("\n    ".join(changes) if changes else "nothing to create or start"))
-    stack.wait_healthy(client, config["dev_project"], services, config["dev_health_timeout"])
+    # The admin panel runs the SaaS API's image: no image of its own.
+    running = services + ["admin"]
+    stack.wait_healthy(client, config["dev_project"], running, config["dev_health_timeout"])
     up_to_healthy = time.monotonic() - up_started
     print(f"    every service healthy {up_to_healthy:.0f} s after up", flush=True)
     for tag in images.remove_superseded(client, tags):
@@ -109,6 +111,7 @@ def up() -> int:
     urls = Urls(
         f"http://localhost:{config['dev_litellm_port']}",
         f"http://localhost:{config['dev_saas_api_port']}",
+        f"http://localhost:{config['dev_admin_port']}",
     )
     step(f"seed {config['dev_seed_spec']} through localhost")
     seed(spec, secrets, urls)
@@ -127,6 +130,7 @@ def up() -> int:
 class Urls:
     litellm: str
     saas_api: str
+    admin: str
 
 
 def load_seed_spec(config, secrets: dict[str, str]):
@@ -188,6 +192,7 @@ The dev stack is up (project {config["dev_project"]}, engine {os.environ["DOCKER
   LiteLLM (teams' apps)  {urls.litellm}
   LiteLLM UI             {urls.litellm}/ui  (user "admin", password: the LiteLLM master key)
   SaaS API               {urls.saas_api}  (X-Admin-Key: the SaaS API master key)
+  admin panel            {urls.admin}  (log in with the SaaS API master key)
   the two keys           {get} litellm_master_key
                          {get} saas_api_master_key
   team keys              {KEYS_FILE} (0600; written when the seed created the team)

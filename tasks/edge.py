@@ -1,8 +1,9 @@
 """The TLS edge for the `edge` group: Caddy from Debian in front of every `llm` and `api` host.
 
-Two sites: the gateway (LiteLLM) and the API (the SaaS API), each load-balanced over its role's
-hosts with active health checks. Public are only the inference paths and the team self-service
-routes; LiteLLM's UI and admin API and the SaaS admin routes answer only the admin networks.
+Three sites: the gateway (LiteLLM), the API (the SaaS API) and the admin panel, each
+load-balanced over its role's hosts with active health checks. Public are only the inference
+paths and the team self-service routes; LiteLLM's UI and admin API, the SaaS admin routes and
+the whole admin panel answer only the admin networks.
 TLS comes from ACME (production default), Caddy's own CA (`internal`: the testbed; its root is
 fetched to the control machine for clients) or operator-provided files. The Caddyfile is
 checked with `caddy validate` before it replaces the live one and loaded by a graceful reload."""
@@ -31,13 +32,16 @@ INTERNAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.cr
 DEFAULTS = {
     "edge_tls_mode": "acme",
     "edge_acme_email": None,
-    # `files` mode: certificate (full chain) and key on the control machine, covering both names.
+    # `files` mode: certificate (full chain) and key on the control machine, covering all three
+    # names (edge_gateway_host, edge_api_host, edge_admin_host).
     "edge_tls_certificate": None,
     "edge_tls_key": None,
     # Mozilla's "modern" profile: TLS 1.3 only.
     "edge_tls_protocols": "tls1.3",
     "edge_gateway_host": None,
     "edge_api_host": None,
+    # The admin panel's site: admin networks only, like LiteLLM's UI.
+    "edge_admin_host": None,
     "edge_admin_cidrs": None,
     # Who may reach 80/443: everyone, unless the edge sits behind something narrower.
     "edge_public_cidrs": ["0.0.0.0/0", "::/0"],
@@ -55,6 +59,7 @@ DEFAULTS = {
     # refused (413). Room for images in chat requests.
     "edge_max_request_body": "64MB",
     "saas_api_port": 8003,
+    "saas_api_admin_port": 3000,
 }
 
 setting = settings_reader(DEFAULTS)
@@ -65,8 +70,13 @@ def ca_certificate_path(environment: str) -> Path:
     return REPO / "secrets" / f"{environment}-edge-ca.crt"
 
 
-def upstreams(group: str, port: int) -> list[str]:
-    return [f"{h.data.get('private_address')}:{port}" for h in inventory.get_group(group, [])]
+def upstreams(group: str, port_key: str) -> list[str]:
+    """`address:port` of every host of `group`, each with its own `port_key` (its data's, else
+    the default), as its own deploy reads it."""
+    return [
+        f"{h.data.get('private_address')}:{h.data.get(port_key) or DEFAULTS[port_key]}"
+        for h in inventory.get_group(group, [])
+    ]
 
 
 def render_caddyfile(tls_mode: str) -> str:
@@ -79,11 +89,13 @@ def render_caddyfile(tls_mode: str) -> str:
         key_path=f"{TLS_DIR}/edge.key",
         gateway_host=setting("edge_gateway_host"),
         api_host=setting("edge_api_host"),
+        admin_host=setting("edge_admin_host"),
         admin_cidrs=setting("edge_admin_cidrs"),
         inference_paths=setting("edge_inference_paths"),
         # Every LiteLLM instance of every llm host, each checked and balanced on its own.
         llm_upstreams=litellm_endpoints(inventory.get_group("llm", [])),
-        api_upstreams=upstreams("api", setting("saas_api_port")),
+        api_upstreams=upstreams("api", "saas_api_port"),
+        admin_upstreams=upstreams("api", "saas_api_admin_port"),
         health_interval=setting("edge_health_interval"),
         health_timeout=setting("edge_health_timeout"),
         try_duration=setting("edge_try_duration"),

@@ -5,7 +5,8 @@ pushed, installed into a root-owned venv); its environment file (root only: it h
 key, the LiteLLM master key and the key-encryption secret); its schema migrations, once, from
 the first `api` host, before any host restarts; the sandboxed service, restarted only when
 something it reads changed, then gated on its readiness (database and LiteLLM reachable); the
-firewall opened to the `edge` peers only."""
+admin panel (a second app of the same wheel, same environment, its own unit and port) likewise;
+both ports opened to the `edge` peers only."""
 
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ DEFAULTS = {
     "saas_api_db_pool_limit": 10,
     # The model group a team created without groups gets; None refuses such requests.
     "saas_api_default_model_group": None,
+    # The admin panel (saas_api.admin.app, reached through the edge's admin site): the setup
+    # guide's admin panel port; a few operators need few workers. Its workers share the SaaS
+    # API's database reservation (bundle/sizing.py).
+    "saas_api_admin_port": 3000,
+    "saas_api_admin_workers": 2,
     "saas_api_readiness_timeout": 120,
     "postgres_port": 5432,
 }
@@ -96,6 +102,7 @@ def deploy_saas_api():
         litellm_url=",".join(litellm_urls),
         litellm_master_key=secrets["litellm_master_key"],
         key_encryption_secret=secrets["saas_api_key_encryption_secret"],
+        # Per process of both apps: they read this one file.
         pool_size=sizing.pool_limit(host.data, worker_count, "saas_api"),
         default_model_group=setting("saas_api_default_model_group"),
     )
@@ -123,11 +130,42 @@ def deploy_saas_api():
         wait_name="Wait until the SaaS API is ready (database and LiteLLM reachable)",
         when=(started, restarted),
     )
-    firewall.allow_port(
-        "api",
-        setting("saas_api_port"),
-        sorted(peers.client_addresses("edge") - {own_address}),
+    edge_peers = sorted(peers.client_addresses("edge") - {own_address})
+    firewall.allow_port("api", setting("saas_api_port"), edge_peers)
+    _admin_panel(own_address, edge_peers, environment, venv)
+
+
+def _admin_panel(own_address: str, edge_peers: list[str], environment, venv) -> None:
+    """The admin panel: the same wheel, environment, user and sandbox as the SaaS API, its own
+    unit and port, reached only through the edge (which the panel believes about the browser's
+    address)."""
+    port = setting("saas_api_admin_port")
+    unit = rendered_file(
+        "saas_api/saas-admin.service.j2",
+        "/etc/systemd/system/saas-admin.service",
+        listen_address=own_address,
+        port=port,
+        workers=int(setting("saas_api_admin_workers")),
+        # Caddy connects from the edge host's private address, also when it is this host.
+        forwarded_allow_ips=sorted(peers.client_addresses("edge")),
     )
+    systemd.daemon_reload(name="Reload systemd units for the admin panel", _if=unit.did_change)
+    started, restarted = running_service(
+        "saas-admin.service", "the admin panel", restart_when=(environment, unit, venv)
+    )
+    readiness_gate(
+        f"{ROOT}/wait-admin-ready",
+        task="saas_api",
+        label="the admin panel",
+        unit="saas-admin.service",
+        url=f"http://{own_address}:{port}/health/ready",
+        key="ready",
+        value=True,
+        timeout=int(setting("saas_api_readiness_timeout")),
+        wait_name="Wait until the admin panel is ready (database and LiteLLM reachable)",
+        when=(started, restarted),
+    )
+    firewall.allow_port("api-admin", port, edge_peers)
 
 
 def _migrate_once(venv) -> None:

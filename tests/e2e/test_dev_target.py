@@ -41,8 +41,9 @@ pytestmark = pytest.mark.parametrize("topology", ["single"], indirect=True)
 
 # Its own project and network, so a developer's own dev stack (gateway-dev) is never touched.
 PROJECT, SUBNET = "gateway-e2e", "172.29.214.0/24"
-SERVICES = {"postgres", "redis", "litellm", "saas-api", "fake-provider"}
+SERVICES = {"postgres", "redis", "litellm", "saas-api", "admin", "fake-provider"}
 LITELLM, SAAS_API = "http://localhost:8002", "http://localhost:8003"
+ADMIN_PANEL = "http://127.0.0.1:3000"
 ARTIFACTS = REPO / "test-artifacts"
 MAKE_SECONDS = 2400
 
@@ -140,6 +141,7 @@ def test_make_dev_brings_every_service_up_healthy_with_ports_on_loopback_only(de
         "fake-provider": set(),
         "litellm": {("127.0.0.1", "8002")},
         "saas-api": {("127.0.0.1", "8003")},
+        "admin": {("127.0.0.1", "3000")},
     }
     print(f"cold make dev (from a clean clone): {dev.first.seconds:.0f} s")
     print(dev.first.stderr.strip().splitlines()[-1])
@@ -170,6 +172,14 @@ def test_the_guides_requests_answer_on_localhost_as_written(dev):
     keys_file = dev.clone / "secrets" / "dev-team-keys.json"
     assert keys_file.stat().st_mode & 0o777 == 0o600
     assert json.loads(keys_file.read_text())["test-team"] == key
+
+
+def test_the_admin_panel_answers_on_loopback_port_3000(dev):
+    health = httpx.get(f"{ADMIN_PANEL}/health", timeout=10)
+    assert health.status_code == 200 and health.json() == {"status": "ok"}, health.text[:300]
+    ready = httpx.get(f"{ADMIN_PANEL}/health/ready", timeout=10)
+    assert ready.json() == {"ready": True, "database": "ok", "litellm": "ok"}, ready.text[:300]
+    assert "http://localhost:3000" in summary(dev.first.stdout)
 
 
 def test_the_litellm_ui_logs_in_with_the_master_key(dev):

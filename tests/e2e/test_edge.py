@@ -1,7 +1,8 @@
 """The TLS edge on the testbed, in both topologies: clients reach LiteLLM and the SaaS API only
 through Caddy over TLS that verifies against the CA the deploy fetched; inference and team
-self-service are public; LiteLLM's UI and admin API and the SaaS admin routes answer only the
-admin network (the control machine) and are refused from every other address.
+self-service are public; LiteLLM's UI and admin API, the SaaS admin routes and the whole admin
+panel answer only the admin network (the control machine) and are refused from every other
+address; the admin panel's port on the api hosts answers the edge only.
 
 "The internet" is a network namespace this module plugs into the testbed's bridge at an address
 no host has: not in the admin networks, not a peer of any role. A TCP port scan from there must
@@ -25,11 +26,12 @@ from provisioning.spec import parse_spec
 from testbed import network, paths, state, topology
 from tests.fakes.seed_spec import example_for_fake_provider
 
-from .conftest import REPO, secret, ssh
-from .through_the_edge import API, CA, GATEWAY, NOTICED_WITHIN, EdgeLoad
+from .conftest import REPO, probe, secret, ssh
+from .through_the_edge import ADMIN, API, CA, GATEWAY, NOTICED_WITHIN, EdgeLoad
 
 ARTIFACTS = REPO / "test-artifacts"
 FAKE_PROVIDER_KEY = "sk-fake-provider-key"
+ADMIN_PORT = 3000  # saas_api_admin_port's default
 
 
 def curl_args(name: str, address: str, path: str, *, ca: str, scheme="https", extra=()):
@@ -135,8 +137,9 @@ def test_tls_verifies_against_the_fetched_ca_and_http_redirects(first_deploy, ro
     assert status == 0 and "alert" in error.lower(), error
 
 
-def test_security_headers_are_set(first_deploy, roles):
-    status, headers = from_admin(API, "/health", roles, extra=("-D", "/dev/stderr"))
+@pytest.mark.parametrize("site", [API, ADMIN])
+def test_security_headers_are_set(first_deploy, roles, site):
+    status, headers = from_admin(site, "/health", roles, extra=("-D", "/dev/stderr"))
     assert status == 200
     lowered = headers.lower()
     assert "strict-transport-security: max-age=31536000" in lowered
@@ -181,6 +184,32 @@ def test_admin_surfaces_are_refused_from_outside_and_served_to_admins(
     status, body = from_admin(site, path, roles, extra=header_args(credentials))
     # The service's own answer (GET on a POST route is 405), not the edge's refusal.
     assert status in (200, 307, 405) and body != "forbidden", body[:300]
+
+
+@pytest.mark.parametrize("path", ["/health", "/health/ready", "/", "/login"])
+def test_the_admin_panel_is_refused_from_outside(first_deploy, roles, outsider, path):
+    status, body = from_outside(outsider, ADMIN, path, roles)
+    assert status == 403 and body == "forbidden", body[:300]
+
+
+def test_the_admin_panel_answers_the_admin_network(first_deploy, roles):
+    status, body = from_admin(ADMIN, "/health", roles)
+    assert status == 200 and json.loads(body) == {"status": "ok"}, body[:300]
+    status, body = from_admin(ADMIN, "/health/ready", roles)
+    assert status == 200, body[:300]
+    assert json.loads(body) == {"ready": True, "database": "ok", "litellm": "ok"}
+
+
+def test_the_admin_panels_port_answers_the_edge_only(first_deploy, roles):
+    current = state.load()
+    for api in in_group("api"):
+        address = roles["address"][api]
+        # The control machine is the admin network, but it reaches the panel through the edge.
+        assert probe(None, address, ADMIN_PORT).stdout.strip() != "open", api
+        assert probe(roles["edge"], address, ADMIN_PORT).stdout.strip() == "open", api
+        # Every other host (split), an api host's own loopback aside.
+        for other in (h.name for h in current.hosts if "edge" not in h.groups and h.name != api):
+            assert probe(other, address, ADMIN_PORT).stdout.strip() != "open", (other, api)
 
 
 def open_ports(namespace: str, addresses: list[str]) -> set[tuple[str, int]]:

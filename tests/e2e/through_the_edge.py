@@ -9,6 +9,7 @@ import httpx
 from .conftest import REPO, Background
 
 GATEWAY, API = "gateway.testbed.internal", "api.testbed.internal"
+ADMIN = "admin.testbed.internal"  # the admin panel's site (edge_admin_host)
 CA = REPO / "secrets" / "testbed-edge-ca.crt"
 # How long the edge may keep sending requests to a dead upstream: its active health check's
 # interval + timeout (edge_health_interval, edge_health_timeout in tasks/edge.py), + 1 s.

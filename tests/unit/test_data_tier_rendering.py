@@ -74,8 +74,25 @@ def test_postgres_sizing_follows_memory_and_clients():
 
 def test_client_connections_count_workers_times_pool_per_host():
     llm = [{"litellm_workers": 4, "litellm_db_pool_limit": 10}, {}]
-    api = [{"saas_api_workers": 3}]
-    assert sizing.client_connections(llm, api) == 4 * 10 + 2 * 10 + 3 * 10
+    # Each api host also runs the admin panel's workers (default 2), with the same pool.
+    api = [{"saas_api_workers": 3}, {"saas_api_admin_workers": 4}]
+    assert sizing.client_connections(llm, api) == 4 * 10 + 2 * 10 + (3 + 2) * 10 + (2 + 4) * 10
+
+
+@pytest.mark.parametrize(
+    ("data", "api_workers"),
+    [({}, 1), ({}, 2), ({}, 8), ({"saas_api_admin_workers": 6}, 3), ({"saas_api_workers": 8}, 8)],
+)
+def test_the_saas_api_and_its_admin_panel_never_open_more_than_postgres_reserves(data, api_workers):
+    # Both apps read one environment file: one pool size for every process of either.
+    pool = sizing.pool_limit(data, api_workers, "saas_api")
+    panel_workers = data.get("saas_api_admin_workers", 2)
+    opened = (api_workers + panel_workers) * pool
+    assert opened <= sizing.client_connections([], [data])
+
+
+def test_the_saas_api_keeps_its_pool_of_ten_on_two_cores():
+    assert sizing.pool_limit({}, 2, "saas_api") == 10
 
 
 def test_redis_is_protected_bound_and_persistent():

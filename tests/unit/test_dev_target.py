@@ -9,7 +9,7 @@ import yaml
 
 from bundle import scram
 from bundle.secret_store import SPECS
-from compose import images, render, settings
+from compose import images, render, settings, stack
 
 SECRETS = {name: f"{name}-value-{'x' * 8}" for name in SPECS}
 TAGS = {service: f"gateway-dev/{service}:{n:016x}" for n, service in enumerate(images.USERS)}
@@ -24,6 +24,7 @@ def load(tmp_path, text: str):
 def test_the_defaults_are_valid(tmp_path):
     config = load(tmp_path, "")
     assert (config["dev_litellm_port"], config["dev_saas_api_port"]) == (8002, 8003)
+    assert config["dev_admin_port"] == 3000
 
 
 def test_a_bad_value_names_the_file_the_key_and_what_to_put_there(tmp_path):
@@ -50,6 +51,16 @@ def test_the_two_ports_must_differ_and_the_subnet_be_private(tmp_path):
         error.value
     )
     assert "dev_subnet = '8.8.8.0/24'" in str(error.value)
+
+
+@pytest.mark.parametrize("taken", [8002, 8003])
+def test_the_admin_panel_needs_a_port_of_its_own(tmp_path, taken):
+    with pytest.raises(settings.SettingsError) as error:
+        load(tmp_path, f"dev_admin_port = {taken}\n")
+    assert str(error.value) == (
+        f"{tmp_path}/dev.py: dev_admin_port = {taken}; set it to a port other than "
+        "dev_litellm_port and dev_saas_api_port (or remove it for the default)"
+    )
 
 
 @pytest.fixture
@@ -98,7 +109,44 @@ def test_the_compose_file_hardens_every_service_and_publishes_on_loopback_only(r
         assert "healthcheck" in service, name
         assert all(port.startswith("127.0.0.1:") for port in service.get("ports", [])), name
     assert compose["services"]["litellm"]["ports"] == ["127.0.0.1:8002:4000"]
+    assert compose["services"]["admin"]["ports"] == ["127.0.0.1:3000:3000"]
     assert "ports" not in compose["services"]["postgres"]
+
+
+def test_every_published_port_is_checked_for_being_taken_before_up(rendered):
+    compose = yaml.safe_load(rendered.compose)
+    published = {name for name, service in compose["services"].items() if "ports" in service}
+    assert published == set(stack.PORT_SETTINGS) == {"litellm", "saas-api", "admin"}
+    assert set(stack.PORT_SETTINGS.values()) <= set(settings.DEFAULTS)
+
+
+def test_the_admin_panel_runs_the_saas_api_image_with_its_environment_and_reload(rendered):
+    services = yaml.safe_load(rendered.compose)["services"]
+    admin, saas = services["admin"], services["saas-api"]
+    assert admin["image"] == saas["image"] == TAGS["saas-api"]
+    uid = images.USERS["saas-api"].uid
+    assert admin["user"] == saas["user"] == f"{uid}:{uid}"
+    command = admin["command"]
+    assert command[:3] == ["/usr/local/lib/gateway/with-env", "/etc/saas-api/saas-api.env", "--"]
+    assert command[3:6] == [
+        "/opt/saas-api/venv/bin/uvicorn",
+        "--factory",
+        "saas_api.admin.app:create_app",
+    ]
+    assert command[command.index("--port") + 1] == "3000"
+    # The dev loop, as the SaaS API's: the mounted source, reloaded on change.
+    assert command[-3:] == ["--reload", "--reload-dir", "/src/saas_api"]
+    source = next(v for v in saas["volumes"] if v.endswith(":/src:ro"))
+    assert admin["volumes"] == ["admin-etc:/etc/saas-api:ro", source]
+    assert admin["depends_on"] == {"saas-api": {"condition": "service_healthy"}}
+    assert admin["healthcheck"]["test"] == [
+        "CMD",
+        "/usr/local/lib/gateway/healthcheck",
+        "http://127.0.0.1:3000/health/ready",
+        "ready",
+        "true",
+    ]
+    assert files_of(rendered, "admin") == files_of(rendered, "saas-api")
 
 
 def test_a_changed_secret_recreates_only_the_services_that_read_it(tmp_path):
@@ -108,7 +156,8 @@ def test_a_changed_secret_recreates_only_the_services_that_read_it(tmp_path):
     after = yaml.safe_load(render.render_stack(config, TAGS, changed, tmp_path).compose)
     label = lambda c, s: c["services"][s]["labels"]["org.gateway-bundle.inputs"]  # noqa: E731
     differ = {s for s in before["services"] if label(before, s) != label(after, s)}
-    assert differ == {"saas-api"}
+    # The admin panel reads the SaaS API's environment file.
+    assert differ == {"saas-api", "admin"}
 
 
 def test_the_same_secrets_render_the_same_files(tmp_path):

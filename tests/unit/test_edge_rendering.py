@@ -15,10 +15,12 @@ CONTEXT = {
     "key_path": "/etc/caddy/tls/edge.key",
     "gateway_host": "gateway.corp.net",
     "api_host": "api.corp.net",
+    "admin_host": "admin.corp.net",
     "admin_cidrs": ["198.51.100.0/24"],
     "inference_paths": ["/chat/completions", "/v1/*", "/embeddings", "/models"],
     "llm_upstreams": ["10.0.0.21:4000", "10.0.0.22:4000"],
     "api_upstreams": ["10.0.0.31:8003"],
+    "admin_upstreams": ["10.0.0.31:3000", "10.0.0.32:3000"],
     "health_interval": "2s",
     "health_timeout": "2s",
     "try_duration": "5s",
@@ -46,6 +48,18 @@ def site(config: dict, name: str) -> dict:
         if r["match"][0]["host"] == [name]
     ]
     return route
+
+
+def subroutes(node):
+    """Every subroute handler in a route, depth first."""
+    if isinstance(node, dict):
+        if node.get("handler") == "subroute":
+            yield node
+        for value in node.values():
+            yield from subroutes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from subroutes(item)
 
 
 def flat(node) -> str:
@@ -79,7 +93,30 @@ def test_admin_surfaces_answer_only_the_admin_networks(tmp_path):
 
 def test_bodies_are_bounded_and_buffered_so_a_retry_can_resend_them(tmp_path):
     config = adapt("internal", tmp_path)
-    for name in ("gateway.corp.net", "api.corp.net"):
+    for name in ("gateway.corp.net", "api.corp.net", "admin.corp.net"):
         routes = flat(site(config, name))
         assert '"handler": "request_body", "max_size": 64000000' in routes, name
         assert '"buffer_requests": true' in routes, name
+
+
+def test_the_admin_panel_answers_only_the_admin_networks_balanced_over_every_api_host(tmp_path):
+    config = adapt("internal", tmp_path)
+    admin = site(config, "admin.corp.net")
+    # The site's `handle` block: the one subroute whose routes answer with a status of its own.
+    (routes,) = [
+        node["routes"]
+        for node in subroutes(admin)
+        if any(h["handler"] == "static_response" for r in node["routes"] for h in r["handle"])
+    ]
+    # First: everyone outside the admin networks gets the edge's 403, whatever the path.
+    refusal, *rest = routes
+    assert refusal["match"] == [{"not": [{"remote_ip": {"ranges": ["198.51.100.0/24"]}}]}]
+    assert refusal["handle"] == [
+        {"body": "forbidden", "handler": "static_response", "status_code": 403}
+    ]
+    # Then (no path matcher: there is no public page) the panel, over every api host's port.
+    (proxy,) = [h for r in rest for h in r["handle"] if h["handler"] == "reverse_proxy"]
+    assert all("match" not in r for r in rest)
+    assert [u["dial"] for u in proxy["upstreams"]] == ["10.0.0.31:3000", "10.0.0.32:3000"]
+    assert proxy["health_checks"]["active"]["uri"] == "/health"
+    assert proxy["load_balancing"]["selection_policy"] == {"policy": "round_robin"}

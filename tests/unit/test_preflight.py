@@ -58,6 +58,7 @@ EDGE = {
     "edge_tls_mode": "internal",
     "edge_gateway_host": "gateway.testbed.internal",
     "edge_api_host": "api.testbed.internal",
+    "edge_admin_host": "admin.testbed.internal",
     "edge_admin_cidrs": ["10.213.0.1/32"],
 }
 
@@ -68,7 +69,23 @@ EDGE = {
         ({"edge_tls_mode": "letsencrypt"}, "edge_tls_mode 'letsencrypt' is not one of"),
         ({"edge_gateway_host": None}, "edge_gateway_host '' is not a DNS name"),
         ({"edge_api_host": "api.example.com"}, "edge_api_host 'api.example.com' is not a DNS"),
-        ({"edge_api_host": "gateway.testbed.internal"}, "the gateway and the API need a name"),
+        ({"edge_admin_host": ""}, "edge_admin_host '' is not a DNS name"),
+        ({"edge_admin_host": "admin"}, "edge_admin_host 'admin' is not a DNS name"),
+        ({"edge_admin_host": "adm_in.testbed.internal"}, "edge_admin_host 'adm_in.testbed."),
+        ({"edge_admin_host": "admin.example.com"}, "edge_admin_host 'admin.example.com' is not"),
+        (
+            {"edge_api_host": "gateway.testbed.internal"},
+            "edge_gateway_host and edge_api_host are both 'gateway.testbed.internal'; the "
+            "gateway, the API and the admin panel need a name each",
+        ),
+        (
+            {"edge_admin_host": "API.testbed.internal"},
+            "edge_api_host and edge_admin_host are both 'api.testbed.internal'",
+        ),
+        (
+            {"edge_admin_host": "gateway.testbed.internal"},
+            "edge_gateway_host and edge_admin_host are both 'gateway.testbed.internal'",
+        ),
         ({"edge_admin_cidrs": ["0.0.0.0/0"]}, "admits the whole internet to reach the admin"),
         ({"edge_admin_cidrs": None}, "edge_admin_cidrs is missing or empty"),
         ({"edge_tls_mode": "acme"}, "edge_acme_email '' is not a contact address"),
@@ -90,3 +107,32 @@ def test_good_edge_settings_pass(tmp_path):
     key.write_text("y")
     files = {"edge_tls_mode": "files", "edge_tls_certificate": cert, "edge_tls_key": key}
     check_edge("edge1", EDGE | files)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"saas_api_admin_port": "3000"}, "saas_api_admin_port = '3000'; set a whole number"),
+        ({"saas_api_admin_port": 80}, "saas_api_admin_port = 80; set a whole number from 1024"),
+        ({"saas_api_admin_workers": 0}, "saas_api_admin_workers = 0; set a whole number from 1"),
+        ({"saas_api_admin_port": 8003}, "saas_api_port and saas_api_admin_port are both 8003"),
+        (
+            {"saas_api_port": 3000},
+            "saas_api_port and saas_api_admin_port are both 3000; the SaaS API and the admin "
+            "panel need a port each",
+        ),
+    ],
+)
+def test_bad_saas_api_ports_are_refused_naming_the_key(change, expected):
+    from bundle.preflight import check_saas_api
+
+    with pytest.raises(PreflightError) as refused:
+        check_saas_api("api1", change)
+    assert str(refused.value).startswith(f"api1: {expected}")
+
+
+def test_the_default_saas_api_ports_pass():
+    from bundle.preflight import check_saas_api
+
+    check_saas_api("api1", {})
+    check_saas_api("api1", {"saas_api_admin_port": 8443, "saas_api_admin_workers": 4})

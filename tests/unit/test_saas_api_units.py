@@ -94,6 +94,55 @@ def test_unit_listens_on_the_private_address_sandboxed_without_secrets():
     assert service["ProtectSystem"] == "strict"
 
 
+def admin_unit(**overrides):
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    context = {"listen_address": "10.0.0.5", "port": 3000, "workers": 2}
+    context["forwarded_allow_ips"] = ["10.0.0.11", "10.0.0.12"]
+    parser.read_string(render("saas_api/saas-admin.service.j2", **(context | overrides)))
+    return parser
+
+
+def test_the_admin_panel_unit_runs_the_panel_app_on_the_private_address():
+    service = admin_unit()["Service"]
+    command = service["ExecStart"]
+    assert command.startswith(
+        "/opt/saas-api/venv/bin/uvicorn --factory saas_api.admin.app:create_app "
+        "--host 10.0.0.5 --port 3000 --workers 2 "
+    )
+    assert "--no-server-header --no-access-log" in command
+    # The browser's address from X-Forwarded-For, believed from the edge hosts only.
+    assert "--proxy-headers --forwarded-allow-ips 10.0.0.11,10.0.0.12 " in command
+    assert (service["User"], service["Group"]) == ("saas-api", "saas-api")
+
+
+def test_without_edge_hosts_the_admin_panel_believes_no_forwarded_header():
+    command = admin_unit(forwarded_allow_ips=[])["Service"]["ExecStart"]
+    assert "--no-proxy-headers" in command and "--forwarded-allow-ips" not in command
+
+
+def service_lines(template: str, **context) -> list[str]:
+    """The [Service] section's settings, in order (repeated keys included), comments dropped."""
+    text = render(template, **context)
+    section = text.split("[Service]\n", 1)[1].split("\n[", 1)[0]
+    return [line for line in section.splitlines() if line and not line.startswith("#")]
+
+
+def test_the_admin_panel_reads_the_same_environment_with_the_same_sandbox():
+    context = {"listen_address": "10.0.0.5", "port": 3000, "workers": 2}
+    api = service_lines("saas_api/saas-api.service.j2", **context)
+    panel = service_lines(
+        "saas_api/saas-admin.service.j2", **context, forwarded_allow_ips=["10.0.0.11"]
+    )
+    differ = [line for line in panel if line not in api] + [
+        line for line in api if line not in panel
+    ]
+    assert [line.split("=", 1)[0] for line in differ] == ["ExecStart", "ExecStart"]
+    assert len(panel) == len(api) > 30
+    assert "EnvironmentFile=/etc/saas-api/saas-api.env" in panel
+    assert "MemoryDenyWriteExecute=yes" in panel and "CapabilityBoundingSet=" in panel
+    assert admin_unit()["Install"]["WantedBy"] == "multi-user.target"
+
+
 def test_environment_file_has_no_password_in_the_url_and_an_optional_default_group():
     context = {
         "database_url": "postgresql://saas@10.0.0.2:5432/saas?sslmode=require",

@@ -10,6 +10,7 @@ there run (`@pytest.mark.dev_stack`), plus the containers' own (`dev_stack_only`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -65,6 +66,8 @@ DEV_STACK_ROLES = {
     "redis": "cache",
     "litellm": "llm",
     "saas-api": "api",
+    # The admin panel runs on api hosts, from the SaaS API's image and environment.
+    "admin": "api",
     "fake-provider": "fake-provider",
 }
 
@@ -87,12 +90,14 @@ def dev_stack_hosts() -> list:
         "redis": 6379,
         "litellm": render.LITELLM_PORT,
         "saas-api": render.SAAS_API_PORT,
+        "admin": render.ADMIN_PORT,
         "fake-provider": render.FAKE_PROVIDER_PORT,
     }
     hosts = []
     for container in sorted(containers, key=lambda c: c.name):
         service = container.labels["com.docker.compose.service"]
-        data = {"dev_stack": True, "user": images.USERS[service].name, "port": ports[service]}
+        user = images.USERS[render.image_of(service)].name
+        data = {"dev_stack": True, "user": user, "port": ports[service]}
         hosts.append(
             (
                 InventoryHost(service, (DEV_STACK_ROLES[service],), data),
@@ -170,6 +175,46 @@ def _hosts(config):
             for host in hosts
         ]
     return config._verify_hosts
+
+
+@pytest.fixture
+def inventory_hosts(request) -> list[InventoryHost]:
+    """Every host of the inventory (for checks about a host's peers)."""
+    return [inventory_host for inventory_host, _ in _hosts(request.config)]
+
+
+def peer_addresses(inventory_hosts, group: str, own) -> set[str]:
+    """The private addresses of `group`'s hosts other than `own`."""
+    return {
+        h.data["private_address"]
+        for h in inventory_hosts
+        if group in h.groups and h.data["private_address"] != own.data["private_address"]
+    }
+
+
+def admitted_sources(host, port: int) -> list[set[str] | None]:
+    """For each input-chain rule of the base firewall that accepts TCP `port`: the source
+    addresses it admits (None: from anywhere). Read from nft's own JSON listing."""
+    listing = json.loads(host.check_output("nft --json list table inet gateway_firewall"))
+    found = []
+    for rule in (item["rule"] for item in listing["nftables"] if "rule" in item):
+        if rule["chain"] != "input" or not any("accept" in e for e in rule["expr"]):
+            continue
+        matches = [e["match"] for e in rule["expr"] if "match" in e]
+        field = lambda m: m["left"].get("payload", {}).get("field")  # noqa: E731
+        ports = [m["right"] for m in matches if field(m) == "dport"]
+        if not any(p == port or (isinstance(p, dict) and port in p.get("set", [])) for p in ports):
+            continue
+        sources = None
+        for match in (m for m in matches if field(m) == "saddr"):
+            right = match["right"]
+            values = right["set"] if isinstance(right, dict) and "set" in right else [right]
+            sources = (sources or set()) | {
+                f"{v['prefix']['addr']}/{v['prefix']['len']}" if isinstance(v, dict) else v
+                for v in values
+            }
+        found.append(sources)
+    return found
 
 
 def listening_addresses(host, port: int) -> set[str]:

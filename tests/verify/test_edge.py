@@ -2,6 +2,8 @@
 edge host itself against its configured names: the chain must verify against the CA Caddy
 uses (`internal` mode) or the system's trust store (acme, files)."""
 
+import ipaddress
+
 import pytest
 
 pytestmark = pytest.mark.roles("edge")
@@ -10,20 +12,27 @@ INTERNAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.cr
 
 
 def site_names(inventory_host) -> list[str]:
-    return [inventory_host.data["edge_gateway_host"], inventory_host.data["edge_api_host"]]
+    """The gateway's, the API's and the admin panel's names."""
+    return [
+        inventory_host.data["edge_gateway_host"],
+        inventory_host.data["edge_api_host"],
+        inventory_host.data["edge_admin_host"],
+    ]
 
 
-def curl(host, inventory_host, name: str, path: str, *extra: str) -> str:
-    """The HTTP status of https://<name><path>, resolved to this host, TLS verified."""
+def curl(host, inventory_host, name: str, path: str, *extra: str, body: bool = False) -> str:
+    """The HTTP status of https://<name><path> (after the body, with `body`), resolved to this
+    host, TLS verified."""
     ca = (
         f"--cacert {INTERNAL_ROOT}"
         if inventory_host.data.get("edge_tls_mode") == "internal"
         else ""
     )
+    output = "" if body else "-o /dev/null"
     return host.check_output(
-        f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {ca} "
+        f"curl -s {output} -w ' %{{http_code}}' --max-time 10 {ca} "
         f"--resolve {name}:443:127.0.0.1 {' '.join(extra)} https://{name}{path}"
-    )
+    ).strip()
 
 
 def test_caddy_is_installed_running_and_enabled(host):
@@ -68,14 +77,37 @@ def test_tls_certificates_verify_for_the_configured_names(host, inventory_host):
 
 
 def test_the_backends_are_healthy_through_the_edge(host, inventory_host):
-    gateway, api = site_names(inventory_host)
+    gateway, api, _ = site_names(inventory_host)
     assert curl(host, inventory_host, gateway, "/health/liveliness") == "200"
     assert curl(host, inventory_host, api, "/health") == "200"
 
 
 def test_unauthenticated_admin_requests_are_refused(host, inventory_host):
-    gateway, api = site_names(inventory_host)
+    gateway, api, _ = site_names(inventory_host)
     # From the edge host itself (not an admin network) the edge refuses; with no key, the
     # services would refuse too.
     assert curl(host, inventory_host, gateway, "/key/list") in ("401", "403")
     assert curl(host, inventory_host, api, "/api/teams") in ("401", "403")
+
+
+def test_the_admin_panel_answers_the_edge_on_every_api_host(host, inventory_hosts):
+    api_hosts = [h for h in inventory_hosts if "api" in h.groups]
+    assert api_hosts
+    for api_host in api_hosts:
+        port = api_host.data.get("saas_api_admin_port") or 3000
+        url = f"http://{api_host.data['private_address']}:{port}/health"
+        status = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {url}")
+        assert status == "200", (api_host.name, status)
+
+
+def test_the_admin_site_serves_the_admin_networks_only(host, inventory_host):
+    # The request comes from 127.0.0.1 (curl --resolve): served only when that is an admin
+    # network, else the edge's own refusal.
+    admin = inventory_host.data["edge_admin_host"]
+    loopback = ipaddress.ip_address("127.0.0.1")
+    admitted = any(
+        loopback in ipaddress.ip_network(c, strict=False)
+        for c in inventory_host.data["edge_admin_cidrs"]
+    )
+    answer = curl(host, inventory_host, admin, "/health", body=True)
+    assert answer == ('{"status":"ok"} 200' if admitted else "forbidden 403")

@@ -1,15 +1,19 @@
 """What the SaaS API deploy promises on `api` hosts, one fact per test."""
 
 import json
+import re
 
 import pytest
 
-from .conftest import listening_addresses
+from .conftest import admitted_sources, listening_addresses, peer_addresses
 
 pytestmark = pytest.mark.roles("api")
 
 VENV = "/opt/saas-api/venv"
 PORT = 8003
+ADMIN_PORT = 3000  # the admin panel's (saas_api_admin_port)
+# systemd-analyze security's scale: 0 (fully sandboxed) to 10; our units stay at or below this.
+MAX_EXPOSURE = 3.0
 
 
 def url(inventory_host, path):
@@ -109,3 +113,48 @@ def test_the_service_is_sandboxed(host):
         "ProtectHome": "yes",
         "MemoryDenyWriteExecute": "yes",
     }
+
+
+def test_the_admin_panel_is_running_and_enabled_as_the_services_user(host):
+    service = host.service("saas-admin")
+    assert service.is_running and service.is_enabled
+    main = host.check_output("systemctl show -P MainPID saas-admin")
+    assert host.check_output(f"ps -o user= -p {main}") == "saas-api"
+    assert "saas_api.admin.app:create_app" in host.check_output(f"ps -o args= -p {main}")
+
+
+def test_the_admin_panel_listens_only_on_the_private_address(host, inventory_host):
+    assert listening_addresses(host, ADMIN_PORT) == {inventory_host.data["private_address"]}
+
+
+def test_the_admin_panel_reports_database_and_litellm_ready(host, inventory_host):
+    address = inventory_host.data["private_address"]
+    answer = json.loads(
+        host.check_output(f"curl -sf --max-time 10 http://{address}:{ADMIN_PORT}/health/ready")
+    )
+    assert answer == {"ready": True, "database": "ok", "litellm": "ok"}
+
+
+def test_the_admin_panel_believes_forwarded_addresses_from_the_edge_hosts_only(
+    host, inventory_hosts
+):
+    command = host.check_output("systemctl show -P ExecStart saas-admin")
+    allowed = re.search(r"--forwarded-allow-ips (\S+)", command).group(1)
+    edges = {h.data["private_address"] for h in inventory_hosts if "edge" in h.groups}
+    assert set(allowed.split(",")) == edges
+
+
+@pytest.mark.parametrize("unit", ["saas-api", "saas-admin"])
+def test_the_units_exposure_is_low(host, unit):
+    report = host.check_output(f"systemd-analyze security --no-pager {unit}.service")
+    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", report).group(1))
+    assert score <= MAX_EXPOSURE, report.splitlines()[-1]
+
+
+@pytest.mark.parametrize("port", [PORT, ADMIN_PORT])
+def test_the_firewall_admits_the_port_from_the_edge_peers_only(
+    host, inventory_host, inventory_hosts, port
+):
+    # Only remote peers need a rule: an edge on this very host connects over loopback routing.
+    edges = peer_addresses(inventory_hosts, "edge", inventory_host)
+    assert admitted_sources(host, port) == ([edges] if edges else [])
