@@ -5,6 +5,7 @@ assertion about state reads it back with raw clients: psql for the database, htt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -43,6 +44,10 @@ class SaasDatabase:
     def rows(self, sql: str, **variables) -> list[dict]:
         """Rows as dicts, read with psql (the independent reader) as the saas role."""
         wrapped = "SELECT coalesce(json_agg(_row), '[]'::json) FROM (" + sql + ") _row"  # noqa: S608
+        return json.loads(self.execute(wrapped, **variables).strip())
+
+    def execute(self, sql: str, **variables) -> str:
+        """A statement run by psql as the saas role (tests set up state with it); its output."""
         env = self.postgres.psql_env() | {
             "PGUSER": "saas",
             "PGPASSWORD": self.password,
@@ -52,9 +57,9 @@ class SaasDatabase:
         result = run(
             ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", *assignments, "-f", "-"],
             env=env,
-            stdin=wrapped,
+            stdin=sql,
         )
-        return json.loads(result.stdout.strip())
+        return result.stdout
 
 
 @pytest.fixture(scope="session")
@@ -224,3 +229,42 @@ def saas_api_server(saas_db, saas_settings, work_dir):
         yield url
     finally:
         server.stop()
+
+
+# the admin panel ------------------------------------------------------------------------------
+
+
+def admin_settings(saas_settings: Settings, **overrides):
+    from saas_api.admin.settings import AdminSettings
+
+    return AdminSettings(
+        **{
+            name: getattr(saas_settings, name)
+            for name in Settings.model_fields
+            if name not in overrides
+        },
+        **overrides,
+    )
+
+
+@contextlib.contextmanager
+def admin_client(saas_db, settings):
+    """The panel in-process; https so the browser-only (Secure) cookies go back and forth."""
+    from saas_api.admin.app import create_app as create_admin_app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PGPASSWORD", saas_db.password)
+        app = create_admin_app(settings)
+        with TestClient(
+            app,
+            base_url="https://admin.test",
+            raise_server_exceptions=True,
+            follow_redirects=False,
+        ) as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+def admin_app(saas_db, saas_settings):
+    with admin_client(saas_db, admin_settings(saas_settings)) as client:
+        yield client

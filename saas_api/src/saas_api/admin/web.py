@@ -79,17 +79,19 @@ async def render(
     db,
     template: str,
     *,
-    status: int = 200,
+    status_code: int = 200,
     login: Login | None = None,
     **context,
 ) -> HTMLResponse:
     login = login or getattr(request.state, "login", None)
-    flash = await sessions.take_flash(db, login) if login is not None and status == 200 else None
+    flash = (
+        await sessions.take_flash(db, login) if login is not None and status_code == 200 else None
+    )
     return templates.TemplateResponse(
         request,
         template,
         {"login": login, "csrf": login.csrf if login else None, "flash": flash, **context},
-        status_code=status,
+        status_code=status_code,
     )
 
 

@@ -31,7 +31,7 @@ async def _login_page(request, db, *, status=200, error=None, name="", notice=No
         request,
         db,
         "login.html",
-        status=status,
+        status_code=status,
         error=error,
         name=name,
         notice=notice,
