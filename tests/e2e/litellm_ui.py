@@ -1,34 +1,21 @@
-"""Drive LiteLLM's admin UI in a real headless Chromium: open /ui, log in, report what was seen.
-
-Needs Debian's `chromium`, `chromium-driver` and `libnss3-tools` (certutil, to trust a private
-CA) and the `selenium` package. Nothing is
-downloaded: the driver path is given explicitly (so Selenium Manager never runs) and the
-browser resolves no host but the gateway's, so anything the UI tries to fetch from elsewhere
-fails at once instead of hanging; such attempts are reported in `offsite_requests`.
+"""Drive LiteLLM's admin UI in a real headless Chromium (browser.py): open /ui, log in, report
+what was seen. The browser resolves no host but the gateway's, so anything the UI tries to
+fetch from elsewhere fails at once; such attempts are reported in `offsite_requests`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import os
-import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-WINDOW_SIZE = (1440, 900)
+from .browser import quiet_webdriver_wire, start_chromium, wait_for
 
 # LiteLLM 1.108.7's login page (/ui/login/): a form with these inputs and one submit button;
 # a rejected login adds a role=alert box ("Invalid credentials ...") next to the one that is
@@ -47,8 +34,6 @@ LOADING_PLACEHOLDER = (By.CSS_SELECTOR, "[data-slot='skeleton'], .animate-pulse"
 SETTLE_SECONDS = 10.0
 # The UI keeps its session JWT in this cookie (and in sessionStorage).
 SESSION_COOKIE = "token"
-
-POLL_SECONDS = 0.5
 
 
 def login_to_litellm_ui(
@@ -85,7 +70,7 @@ def login_to_litellm_ui(
         "seconds": None,
         "offsite_requests": [],
     }
-    with _quiet_webdriver_wire(), tempfile.TemporaryDirectory(prefix="litellm-ui-") as home:
+    with quiet_webdriver_wire(), tempfile.TemporaryDirectory(prefix="litellm-ui-") as home:
         browser = Browser(urlsplit(base_url).hostname, address, ca_file, Path(home))
         _drive_login(browser, base_url, username, master_key, screenshot, timeout, facts)
     return facts
@@ -100,7 +85,8 @@ class Browser:
 
 
 def _drive_login(browser, base_url, username, master_key, screenshot, timeout, facts) -> None:
-    driver = _start_chromium(browser, timeout)
+    names = {browser.gateway_host: browser.address}
+    driver = start_chromium(browser.home, names=names, ca_file=browser.ca_file, timeout=timeout)
     try:
         facts["error"] = _open_login_form(driver, f"{base_url}/ui", timeout)
         if facts["error"] is None:
@@ -109,14 +95,14 @@ def _drive_login(browser, base_url, username, master_key, screenshot, timeout, f
             standing_alerts = set(_alert_texts(driver))
             started = time.monotonic()
             driver.find_element(*SUBMIT_BUTTON).click()
-            outcome = _wait_for(lambda: _login_outcome(driver, standing_alerts), timeout)
+            outcome = wait_for(lambda: _login_outcome(driver, standing_alerts), timeout)
             facts["seconds"] = round(time.monotonic() - started, 1)
             if outcome is None:
                 facts["error"] = f"no dashboard and no login error within {timeout:.0f} s"
             elif outcome[0] == "dashboard":
                 facts["logged_in"] = True
                 facts["evidence"] = outcome[1]
-                _wait_for(lambda: not _visible(driver, LOADING_PLACEHOLDER), SETTLE_SECONDS)
+                wait_for(lambda: not _visible(driver, LOADING_PLACEHOLDER), SETTLE_SECONDS)
             else:
                 facts["error"] = outcome[1]
         facts["token_cookie"] = driver.get_cookie(SESSION_COOKIE) is not None
@@ -134,83 +120,9 @@ def _open_login_form(driver, url: str, timeout: float) -> str | None:
         driver.get(url)
     except WebDriverException as error:
         return f"could not load {url}: {error.msg}"
-    if not _wait_for(lambda: driver.find_elements(*PASSWORD_INPUT), timeout):
+    if not wait_for(lambda: driver.find_elements(*PASSWORD_INPUT), timeout):
         return f"no login form within {timeout:.0f} s at {driver.current_url}"
     return None
-
-
-def _start_chromium(browser: Browser, timeout: float) -> webdriver.Chrome:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} is missing; apt-get install chromium chromium-driver on this machine"
-            )
-    if browser.ca_file is not None:
-        _trust(browser.ca_file, browser.home)
-    # Every name but the gateway's fails to resolve (see the module's docstring). Chromium
-    # checks EXCLUDE before any MAP, and the first matching MAP wins.
-    if browser.address:
-        resolver = f"MAP {browser.gateway_host} {browser.address}, MAP * ~NOTFOUND"
-    else:
-        resolver = f"MAP * ~NOTFOUND, EXCLUDE {browser.gateway_host}"
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        # Root cannot run Chromium's sandbox; this browser only ever visits the testbed.
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        f"--window-size={WINDOW_SIZE[0]},{WINDOW_SIZE[1]}",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--disable-sync",
-        "--disable-features=Translate,OptimizationHints,MediaRouter",
-        f"--host-resolver-rules={resolver}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    service = Service(
-        executable_path=str(CHROMEDRIVER), env={**os.environ, "HOME": str(browser.home)}
-    )
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
-        driver.set_page_load_timeout(timeout)
-        driver.set_script_timeout(timeout)
-    except WebDriverException:
-        driver.quit()
-        raise
-    return driver
-
-
-def _trust(ca_file: Path, home: Path) -> None:
-    """Chromium on Linux takes local roots from the user's NSS database, not /etc/ssl."""
-    certutil = shutil.which("certutil")
-    if certutil is None:
-        raise FileNotFoundError("certutil is missing; apt-get install libnss3-tools")
-    database = home / ".pki" / "nssdb"
-    database.mkdir(parents=True)
-    for args in (
-        ["-N", "--empty-password"],
-        ["-A", "-t", "C,,", "-n", "testbed edge CA", "-i", str(ca_file)],
-    ):
-        subprocess.run([certutil, "-d", f"sql:{database}", *args], check=True, capture_output=True)
-
-
-def _wait_for(condition, timeout: float):
-    """Poll `condition` until it returns something truthy or `timeout` passes; return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(WebDriverException):
-            result = condition()
-            if result:
-                return result
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(POLL_SECONDS)
 
 
 def _visible(driver, locator) -> list:
@@ -249,18 +161,3 @@ def _offsite_requests(driver, base_url: str) -> list[str]:
         if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc != gateway:
             urls.append(url)
     return list(dict.fromkeys(urls))
-
-
-@contextlib.contextmanager
-def _quiet_webdriver_wire():
-    """Keep secrets out of Selenium's DEBUG log of WebDriver traffic.
-
-    It echoes the typed key, the network log (the login POST's body) and the session cookie.
-    """
-    wire = logging.getLogger("selenium.webdriver.remote.remote_connection")
-    level = wire.level
-    wire.setLevel(max(logging.INFO, wire.getEffectiveLevel()))
-    try:
-        yield
-    finally:
-        wire.setLevel(level)
