@@ -8,8 +8,9 @@ from datetime import date, timedelta
 
 from saas_api.schemas import DaySpend
 
-WIDTH, HEIGHT = 720, 220
-LEFT, BOTTOM, TOP = 56, 28, 12
+# The viewBox: the SVG scales to its card's width, text with it (CSS caps its size).
+WIDTH, HEIGHT = 1000, 240
+LEFT, RIGHT, BOTTOM, TOP = 64, 24, 28, 14
 DAYS_SHOWN = 30
 
 
@@ -29,6 +30,7 @@ class Chart:
     width: int
     height: int
     left: int
+    right: int
     baseline: float
     top: float
     maximum: float
@@ -43,7 +45,7 @@ def daily_bars(days: list[DaySpend], *, today: date | None = None) -> Chart:
     span = [last - timedelta(days=n) for n in range(DAYS_SHOWN - 1, -1, -1)]
     maximum = max([spend.get(d.isoformat(), 0.0) for d in span] + [0.0])
     scale = (HEIGHT - BOTTOM - TOP) / maximum if maximum > 0 else 0.0
-    slot = (WIDTH - LEFT) / len(span)
+    slot = (WIDTH - LEFT - RIGHT) / len(span)
     bars = []
     for index, day in enumerate(span):
         value = spend.get(day.isoformat(), 0.0)
@@ -59,4 +61,4 @@ def daily_bars(days: list[DaySpend], *, today: date | None = None) -> Chart:
                 label=index % 5 == 4 or index == len(span) - 1,
             )
         )
-    return Chart(WIDTH, HEIGHT, LEFT, HEIGHT - BOTTOM, TOP, maximum, bars)
+    return Chart(WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, HEIGHT - BOTTOM, TOP, maximum, bars)

@@ -29,6 +29,16 @@ def _chosen(values: dict) -> list[str]:
     return list(dict.fromkeys(picked))
 
 
+def _typed(values: dict) -> dict:
+    """What the form showed, to show it again after a refusal: the ticks as ticks, the typed
+    names as typed."""
+    return {
+        "models": choices(values, "models"),
+        "other_models": text(values, "other_models"),
+        "description": text(values, "description"),
+    }
+
+
 @router.get("")
 async def model_groups_page(request: Request, login: LoginDep, db: SessionDep):
     groups = await service.list_all(db)
@@ -114,7 +124,8 @@ async def create_model_group(
                 else f"Model group {group.name!r} already existed, exactly so: nothing changed."
             )
             return await done(db, login, f"/model-groups/{group.name}", message)
-    return await _form_page(request, db, litellm, status=422, errors=errors, values=data)
+    values = {**_typed(values), "name": data["name"]}
+    return await _form_page(request, db, litellm, status=422, errors=errors, values=values)
 
 
 @router.get("/{name}")
@@ -167,7 +178,7 @@ async def update_model_group(
             return await done(db, login, f"/model-groups/{name}", f"Model group {name!r} saved.")
     group = await service.get(db, name)
     return await _form_page(
-        request, db, litellm, group=group, status=422, errors=errors, values=data
+        request, db, litellm, group=group, status=422, errors=errors, values=_typed(values)
     )
 
 

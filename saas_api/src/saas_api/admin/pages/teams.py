@@ -78,6 +78,12 @@ async def teams_page(
     )
 
 
+def _typed(values: dict) -> dict:
+    """The form as it was typed, to show it again after a refusal."""
+    shown = {field: text(values, field) for field in FIELDS if field != "model_groups"}
+    return shown | {"model_groups": choices(values, "model_groups")}
+
+
 def _team_data(values: dict, errors: FormErrors) -> dict:
     """The form as the API's request body: numbers as numbers, empty limits as none."""
     return {
@@ -141,9 +147,10 @@ async def create_team(
     if data["max_budget"] is None and "max_budget" not in errors:
         errors.add("max_budget", "is required")
     given = {k: v for k, v in data.items() if v not in (None, [])}
-    body = validated(TeamCreate, given, errors) if not errors else None
+    # Validated even when a number did not parse, so every field's problem shows at once.
+    body = validated(TeamCreate, given, errors)
     detail = {k: v for k, v in given.items() if k != "litellm_team_id"}
-    if body is not None:
+    if body is not None and not errors:
         try:
             team, created = await service.create_team(
                 db, litellm, vault, body, settings.default_model_group
@@ -175,7 +182,7 @@ async def create_team(
                 else f"Team {team.name!r} already existed, exactly so: nothing changed."
             )
             return await done(db, login, f"/teams/{team.team_id}", message)
-    return await _form_page(request, db, status=422, errors=errors, values=data)
+    return await _form_page(request, db, status=422, errors=errors, values=_typed(values))
 
 
 async def _team_page(request, db, litellm, team_id, *, status=200, revealed=None, errors=None):
@@ -229,8 +236,8 @@ async def update_team(
         errors.add("max_budget", "is required")
     if not data["model_groups"]:
         errors.add("model_groups", "choose at least one model group")
-    body = validated(TeamUpdate, data, errors) if not errors else None
-    if body is not None:
+    body = validated(TeamUpdate, data, errors)
+    if body is not None and not errors:
         try:
             team = await service.update_team(db, litellm, vault, team_id, body)
         except ApiError as error:
@@ -250,7 +257,7 @@ async def update_team(
             )
             return await done(db, login, f"/teams/{team_id}", f"Team {team.name!r} saved.")
     team = await service.load_team(db, team_id)
-    values = {**data, "organization_id": team.organization_id}
+    values = _typed(values) | {"organization_id": team.organization_id}
     return await _form_page(request, db, team=team, status=422, errors=errors, values=values)
 
 
@@ -271,12 +278,9 @@ async def add_credits(
     }
     if data["amount"] is None and "amount" not in errors:
         errors.add("amount", "is required")
-    body = (
-        validated(CreditRequest, {k: v for k, v in data.items() if v is not None}, errors)
-        if not errors
-        else None
-    )
-    if body is not None:
+    given = {k: v for k, v in data.items() if v is not None}
+    body = validated(CreditRequest, given, errors)
+    if body is not None and not errors:
         try:
             team = await service.add_credits(db, litellm, vault, team_id, body)
         except ApiError as error:
