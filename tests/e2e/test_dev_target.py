@@ -182,6 +182,26 @@ def test_the_admin_panel_answers_on_loopback_port_3000(dev):
     assert "http://localhost:3000" in summary(dev.first.stdout)
 
 
+def test_the_admin_panel_logs_in_at_the_guides_address_and_lists_the_seeded_team(dev):
+    """http://localhost:3000, as Step 3 of the guide says: its Secure cookie works there too
+    (a browser treats localhost as a secure origin)."""
+    from .admin_panel import AdminBrowser
+
+    with AdminBrowser(
+        "http://localhost:3000", ARTIFACTS / "dev", names={"localhost": None}, ca_file=None
+    ) as browser:
+        browser.open("/")
+        assert browser.path == "/login"
+        browser.fill({"key": dev.secrets()["saas_api_master_key"], "name": "dev-e2e"})
+        browser.press("Log in")
+        assert browser.path == "/", browser.errors()
+        browser.screenshot("dashboard")
+        browser.open("/teams?q=test-team")
+        assert "test-team" in browser.texts("tbody tr td:first-child .sub")
+        browser.screenshot("teams")
+        assert browser.console_errors() == []
+
+
 def test_the_litellm_ui_logs_in_with_the_master_key(dev):
     from .litellm_ui import login_to_litellm_ui
 

@@ -18,7 +18,28 @@ from saas_api.deps import SessionDep
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["money"] = lambda value: "—" if value is None else f"${float(value):,.2f}"
+
+
+def money(value) -> str:
+    """Dollars to the cent; amounts under a cent (one fake-provider request costs $0.0007) to
+    their first significant digits, so that a small spend does not read as none."""
+    if value is None:
+        return "—"
+    amount = float(value)
+    if amount == 0 or abs(amount) >= 0.01:
+        return f"${amount:,.2f}"
+    return f"${amount:.6f}".rstrip("0")
+
+
+def percent(part, whole) -> str:
+    if not whole:
+        return "—"
+    share = float(part) / float(whole) * 100
+    return "under 0.1%" if 0 < share < 0.1 else f"{share:.1f}%"
+
+
+templates.env.filters["money"] = money
+templates.env.globals["percent"] = percent
 templates.env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

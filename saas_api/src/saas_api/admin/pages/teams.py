@@ -61,6 +61,7 @@ async def teams_page(
         offset=(page - 1) * size,
         limit=size,
     )
+    organizations = await organization_service.list_all(db)
     return await render(
         request,
         db,
@@ -72,7 +73,8 @@ async def teams_page(
         q=q,
         status_filter=status,
         organization=organization,
-        organizations=await organization_service.list_all(db),
+        organizations=organizations,
+        org_names={org.id: org.name for org in organizations},
         statuses=STATUSES,
         nav="teams",
     )
