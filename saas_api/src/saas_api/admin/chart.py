@@ -10,7 +10,7 @@ from saas_api.schemas import DaySpend
 
 # The viewBox: the SVG scales to its card's width, text with it (CSS caps its size).
 WIDTH, HEIGHT = 1000, 240
-LEFT, RIGHT, BOTTOM, TOP = 64, 24, 28, 14
+LEFT, RIGHT, BOTTOM, TOP = 96, 24, 28, 14
 DAYS_SHOWN = 30
 
 
