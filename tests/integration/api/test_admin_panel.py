@@ -394,3 +394,84 @@ def test_the_teams_page_with_a_thousand_teams_is_paginated_searchable_and_fast(l
     finally:
         saas_db.execute("DELETE FROM teams WHERE organization_id = :'p'", p=prefix)
         saas_db.execute("DELETE FROM organizations WHERE id = :'p'", p=prefix)
+
+
+def test_edits_of_an_organization_a_group_and_a_team_reach_the_database_and_litellm(
+    logged_in, saas_db, litellm, models
+):
+    panel = logged_in
+    org_id, group, team_id = name("org"), name("group"), name("team")
+    panel.follow(
+        panel.submit(
+            "/organizations",
+            "/organizations",
+            {"name": name("Org edit"), "organization_id": org_id},
+        )
+    )
+    renamed = name("Org renamed")
+    page = panel.follow(
+        panel.submit(f"/organizations/{org_id}", f"/organizations/{org_id}", {"name": renamed})
+    )
+    assert flash_in(page.text) == f"Organization {renamed!r} saved."
+    assert saas_db.rows("SELECT name FROM organizations WHERE id = :'i'", i=org_id) == [
+        {"name": renamed}
+    ]
+
+    panel.follow(
+        panel.submit(
+            "/model-groups/new", "/model-groups/new", {"name": group, "models": [models[0]]}
+        )
+    )
+    panel.follow(
+        panel.submit(
+            "/teams/new",
+            "/teams/new",
+            {
+                "name": name("Team edit"),
+                "organization_id": org_id,
+                "model_groups": group,
+                "max_budget": "5",
+                "litellm_team_id": team_id,
+            },
+        )
+    )
+    page = panel.follow(
+        panel.submit(
+            f"/model-groups/{group}", f"/model-groups/{group}", {"models": [models[0], models[1]]}
+        )
+    )
+    assert flash_in(page.text) == f"Model group {group!r} saved."
+    assert sorted(litellm.team(team_id)["team_info"]["models"]) == sorted(models[:2])
+
+    refused = panel.submit(
+        f"/teams/{team_id}/edit",
+        f"/teams/{team_id}/edit",
+        {
+            "name": "Team edited",
+            "model_groups": group,
+            "max_budget": "12",
+            "rpm_limit": "0",
+        },
+    )
+    assert refused.status_code == 422
+    assert "greater than or equal to 1" in field_error(refused.text, "rpm_limit")
+    page = panel.follow(
+        panel.submit(
+            f"/teams/{team_id}/edit",
+            f"/teams/{team_id}/edit",
+            {
+                "name": "Team edited",
+                "model_groups": group,
+                "max_budget": "12",
+                "rpm_limit": "60",
+                "budget_duration": "7d",
+            },
+        )
+    )
+    assert flash_in(page.text) == "Team 'Team edited' saved."
+    live = litellm.team(team_id)["team_info"]
+    assert (live["max_budget"], live["rpm_limit"], live["budget_duration"]) == (12.0, 60, "7d")
+    stored = saas_db.rows(
+        "SELECT name, max_budget::text, rpm_limit FROM teams WHERE team_id = :'t'", t=team_id
+    )
+    assert stored == [{"name": "Team edited", "max_budget": "12.000000", "rpm_limit": 60}]
