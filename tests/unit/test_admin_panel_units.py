@@ -93,3 +93,11 @@ def test_the_chart_shows_thirty_days_to_today_with_gaps_and_the_highest_bar_full
     assert by_day["2026-11-21"].height == 0
     assert all(bar.x + bar.width <= drawn.right for bar in drawn.bars)
     assert chart.daily_bars([], today=date(2026, 12, 1)).maximum == 0
+
+
+def test_a_token_check_needs_both_tokens_present_and_equal():
+    from saas_api.admin.sessions import csrf_token, same_token
+
+    assert not same_token("", "") and not same_token(None, "x") and not same_token("x", None)
+    assert not same_token("a" * 64, "b" * 64) and same_token("abc", "abc")
+    assert csrf_token("one session") != csrf_token("another session")

@@ -54,8 +54,11 @@ def csrf_token(token: str) -> str:
     return hmac.new(token.encode(), b"admin-panel csrf", hashlib.sha256).hexdigest()
 
 
-def same_token(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+def same_token(given: str | None, expected: str | None) -> bool:
+    """Both present, and equal (in constant time): an empty pair proves nothing."""
+    if not given or not expected or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _now() -> datetime:

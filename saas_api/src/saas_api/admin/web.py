@@ -111,7 +111,7 @@ async def render(
     return templates.TemplateResponse(
         request,
         template,
-        {"login": login, "csrf": login.csrf if login else None, "flash": flash, **context},
+        {"login": login, "flash": flash, **context},
         status_code=status_code,
     )
 

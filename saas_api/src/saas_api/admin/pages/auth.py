@@ -55,9 +55,7 @@ async def login_page(request: Request, db: SessionDep, settings: AdminSettingsDe
 async def login(request: Request, db: SessionDep, settings: AdminSettingsDep):
     form = await request.form()
     name = text(form, "name") or DEFAULT_ACTOR
-    if not sessions.same_token(
-        form.get("login_token"), request.cookies.get(sessions.LOGIN_COOKIE, "")
-    ):
+    if not sessions.same_token(form.get("login_token"), request.cookies.get(sessions.LOGIN_COOKIE)):
         return await _login_page(
             request, db, status=403, name=name, error="The login form expired: try again."
         )
