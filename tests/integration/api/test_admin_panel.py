@@ -44,6 +44,12 @@ def test_pages_need_a_login_the_wrong_key_is_refused_and_the_right_one_gets_in(p
         answer = panel.client.get(path)
         assert answer.status_code == 303 and answer.headers["location"] == "/login", path
 
+    no_form_token = panel.client.post(
+        "/login", data={"login_token": "", "key": panel.admin_key, "name": "tester"}
+    )
+    assert no_form_token.status_code == 403 and "login form expired" in no_form_token.text
+    assert SESSION_COOKIE not in no_form_token.cookies
+
     wrong = panel.login(key="sk-" + "x" * 40)
     assert wrong.status_code == 403
     assert "not the admin key" in " ".join(errors_in(wrong.text))
