@@ -187,7 +187,9 @@ async def create_team(
     return await _form_page(request, db, status=422, errors=errors, values=_typed(values))
 
 
-async def _team_page(request, db, litellm, team_id, *, status=200, revealed=None, errors=None):
+async def _team_page(
+    request, db, litellm, team_id, *, status=200, revealed=None, errors=None, reference=None
+):
     team = await service.load_team(db, team_id)
     spend = await usage.team_spend(litellm, team_id)
     return await render(
@@ -202,7 +204,8 @@ async def _team_page(request, db, litellm, team_id, *, status=200, revealed=None
         remaining=None if spend is None else max(float(team.max_budget) - spend, 0.0),
         revealed_key=revealed,
         # A fresh reference per form: a double-submitted top-up counts once (the API's rule).
-        credit_reference=f"panel-{secrets.token_hex(8)}",
+        # After a refusal the same one, so that the retry the refusal asks for counts once too.
+        credit_reference=reference or f"panel-{secrets.token_hex(8)}",
         errors=errors or {},
         nav="teams",
     )
@@ -306,7 +309,9 @@ async def add_credits(
                 f"/teams/{team_id}",
                 f"Added ${body.amount:,.2f}: the budget is now ${float(team.max_budget):,.2f}.",
             )
-    return await _team_page(request, db, litellm, team_id, status=422, errors=errors)
+    return await _team_page(
+        request, db, litellm, team_id, status=422, errors=errors, reference=data["reference"]
+    )
 
 
 async def _status_change(request, login, db, litellm, vault, team_id, status, action, said):
