@@ -295,6 +295,12 @@ def test_a_team_from_creation_to_deletion_through_the_panel(logged_in, saas_db, 
     assert key not in panel.client.get(f"/teams/{team_id}").text
     assert litellm.complete(key, models[0]).status_code == 200
 
+    refused = panel.submit(
+        f"/teams/{team_id}", f"/teams/{team_id}/credits", {"amount": "-1", "reference": "ref-1"}
+    )
+    assert refused.status_code == 422 and field_error(refused.text, "amount")
+    # The retry a refusal asks for carries the same reference: it can count only once.
+    assert 'name="reference" value="ref-1"' in refused.text
     topped = panel.follow(
         panel.submit(
             f"/teams/{team_id}",
