@@ -23,7 +23,13 @@ from .admin_panel import AdminBrowser
 from .conftest import REPO, secret, ssh
 from .through_the_edge import ADMIN, CA, GATEWAY
 
-pytestmark = pytest.mark.parametrize("topology", ["single"], indirect=True)
+# Last in its topology (before the demo, which replaces the testbed; pytest keeps the two in
+# collection order): the session's tunnels to LiteLLM and the SaaS API, which this module
+# would open first, must not predate the data tier's host reboots, which leave them dead.
+pytestmark = [
+    pytest.mark.parametrize("topology", ["single"], indirect=True),
+    pytest.mark.last_in_topology,
+]
 ARTIFACTS = REPO / "test-artifacts"
 FAKE_PROVIDER_KEY = "sk-fake-provider-key"
 
