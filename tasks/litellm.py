@@ -10,6 +10,7 @@ connected before the next goes down; the firewall opened to the `api` and `edge`
 
 from __future__ import annotations
 
+import math
 import re
 
 from pyinfra import host, inventory
@@ -48,6 +49,7 @@ from bundle.operations import (
     wait_ready_script,
 )
 from provisioning.apply import LITELLM_MODEL_RELOAD_SECONDS
+from tasks.edge import DEFAULTS as EDGE_DEFAULTS
 
 CACHE = "/var/cache/gateway-bundle"
 ETC = "/etc/litellm"
@@ -252,6 +254,34 @@ def _run_instances(ports: list[int], *, restart_when: tuple) -> None:
             commands=[f"{ROOT}/wait-ready {port}"],
             _if=any_changed(start, restarted),
         )
+        notice = edge_notice_seconds()
+        if notice:
+            server.shell(
+                name=f"Give the edge {notice} s to count LiteLLM on port {port} in again",
+                commands=[f"sleep {notice}"],
+                _if=restarted.did_change,
+            )
+
+
+def edge_notice_seconds() -> int:
+    """How long after an instance is ready again the edge may still count it out: one active
+    health check's interval plus its timeout (tasks/edge.py). Restarting the next instance
+    sooner can leave the edge none it counts in (measured: five 503s in a row)."""
+    edges = inventory.get_group("edge", [])
+    if not edges:
+        return 0
+    keys = ("edge_health_interval", "edge_health_timeout")
+    total = sum(caddy_seconds(edges[0].data.get(key) or EDGE_DEFAULTS[key]) for key in keys)
+    return math.ceil(total)
+
+
+def caddy_seconds(duration: str) -> float:
+    """A Caddy duration ("2s", "500ms", "1m30s") in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", str(duration))
+    if not parts or "".join(n + u for n, u in parts) != str(duration):
+        raise DeployError(f"edge duration {duration!r}: use Caddy's form, like 2s or 500ms")
+    return sum(float(number) * units[unit] for number, unit in parts)
 
 
 def _migrate_once(mode: str, venv) -> None:
