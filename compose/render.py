@@ -141,6 +141,9 @@ def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source
         bundled_engine=True,
         model_reload_interval=LITELLM_MODEL_RELOAD_SECONDS,
     )
+    spend_flush = render(
+        "litellm/spend_flush.py.j2", spacing_seconds=settings["litellm_spend_flush_seconds"]
+    )
     litellm_env = render(
         "litellm/litellm.env.j2",
         master_key=secrets["litellm_master_key"],
@@ -188,6 +191,7 @@ def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source
             "/etc/litellm",
             {
                 "config.yaml": VolumeFile(litellm_config, 0, ll, 0o640),
+                "spend_flush.py": VolumeFile(spend_flush, 0, ll, 0o640),
                 "litellm.env": VolumeFile(litellm_env, 0, ll, 0o640),
             },
         ),

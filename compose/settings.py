@@ -46,11 +46,13 @@ DEFAULTS = {
     "dev_health_timeout": 600,
     # Production settings the dev stack renders with too (tasks/litellm.py, tasks/saas_api.py).
     "litellm_spend_write_interval": LITELLM_DEFAULTS["litellm_spend_write_interval"],
+    "litellm_spend_flush_seconds": LITELLM_DEFAULTS["litellm_spend_flush_seconds"],
     "litellm_request_timeout": LITELLM_DEFAULTS["litellm_request_timeout"],
     "saas_api_default_model_group": SAAS_API_DEFAULTS["saas_api_default_model_group"],
 }
 SHARED_KEYS = (
     "litellm_spend_write_interval",
+    "litellm_spend_flush_seconds",
     "litellm_request_timeout",
     "saas_api_default_model_group",
 )
@@ -140,6 +142,9 @@ def check(settings: DevSettings) -> None:
     for key in ("litellm_spend_write_interval", "litellm_request_timeout"):
         if not _whole(settings[key], 1, 3600):
             problem(key, "a whole number of seconds from 1 to 3600")
+    flush = settings["litellm_spend_flush_seconds"]
+    if isinstance(flush, bool) or not isinstance(flush, int | float) or not 0 < flush <= 1:
+        problem("litellm_spend_flush_seconds", "a number of seconds above 0 and at most 1")
     group = settings["saas_api_default_model_group"]
     if group is not None and not (isinstance(group, str) and group):
         problem("saas_api_default_model_group", "a model group's name, or None")

@@ -67,6 +67,10 @@ DEFAULTS = LITELLM_INSTANCE_DEFAULTS | {
     # one per core, at most 8.
     "litellm_workers": None,
     "litellm_spend_write_interval": 10,
+    # Each worker writes spend at most once per this many seconds, a lone request's right away
+    # (templates/litellm/spend_flush.py.j2): under load, the traffic a kill -9 or a host crash
+    # can lose.
+    "litellm_spend_flush_seconds": 0.5,
     "litellm_request_timeout": 600,
     "litellm_readiness_timeout": 300,
     "postgres_port": 5432,
@@ -85,10 +89,21 @@ def engine_mode() -> str:
     return mode
 
 
+def spend_flush_seconds() -> float:
+    value = setting("litellm_spend_flush_seconds")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise DeployError(
+            f"{host.name}: litellm_spend_flush_seconds = {value!r}; use a number of seconds "
+            "above 0 and at most 1 (group_data)"
+        )
+    return value
+
+
 @deploy("LiteLLM")
 def deploy_litellm():
     require_target_python("LiteLLM", "llm")
     mode = engine_mode()
+    flush_seconds = spend_flush_seconds()
     own_address = host.data.get("private_address")
     secrets = secrets_for(host.data.get("environment"))
     ports = litellm_ports(host.data)
@@ -158,6 +173,13 @@ def deploy_litellm():
         bundled_engine=mode == "bundled",
         model_reload_interval=LITELLM_MODEL_RELOAD_SECONDS,
     )
+    spend_flush = rendered_file(
+        "litellm/spend_flush.py.j2",
+        f"{ETC}/spend_flush.py",
+        mode="640",
+        group="litellm",
+        spacing_seconds=flush_seconds,
+    )
     environment = rendered_file(
         "litellm/litellm.env.j2",
         ENV_FILE,
@@ -196,7 +218,9 @@ def deploy_litellm():
         value="connected",
         timeout=int(setting("litellm_readiness_timeout")),
     )
-    _run_instances(ports, restart_when=(config, environment, unit, venv, engine, client))
+    _run_instances(
+        ports, restart_when=(config, spend_flush, environment, unit, venv, engine, client)
+    )
     firewall.allow_port(
         "llm",
         ports,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pyinfra import host, inventory
 from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.files import File
-from pyinfra.operations import apt, server
+from pyinfra.operations import apt, server, systemd
 
 from bundle import firewall, peers, sizing
 from bundle.data import settings_reader
@@ -28,6 +28,10 @@ CLIENTS = (
 
 
 setting = settings_reader(DEFAULTS)
+
+# What the sandboxed server may write (templates/postgres/postgresql-gateway.conf.j2): its data
+# directory, its logs (pg_ctlcluster's log file) and its socket and PID file.
+WRITABLE_PATHS = ("/var/lib/postgresql", "/var/log/postgresql", "/run/postgresql")
 
 
 def hba_rules(own_address: str) -> tuple[list[dict], list[str], bool]:
@@ -112,7 +116,13 @@ def deploy_postgres():
         group="postgres",
         rules=rules,
     )
-    running_service(unit, "PostgreSQL", restart_when=[settings], reload_when=[hba])
+    sandbox = rendered_file(
+        "postgres/postgresql-gateway.conf.j2",
+        f"/etc/systemd/system/{unit}.d/gateway.conf",
+        writable_paths=WRITABLE_PATHS,
+    )
+    systemd.daemon_reload(name="Reload systemd for PostgreSQL's sandbox", _if=sandbox.did_change)
+    running_service(unit, "PostgreSQL", restart_when=[settings, sandbox], reload_when=[hba])
     secrets = secrets_for(host.data.get("environment"))
     for role, database, _, secret in CLIENTS:
         postgres_login_role(

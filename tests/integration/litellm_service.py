@@ -158,6 +158,15 @@ class Service:
             os.killpg(process.pid, signal.SIGKILL)
         return process.returncode
 
+    def kill(self) -> None:
+        """SIGKILL to the whole process group, no SIGTERM first."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
     def log_tail(self, size: int = 4000) -> str:
         if not self.log.exists():
             return f"({self.name}: no log yet)"
@@ -310,6 +319,12 @@ class LiteLLMProxy:
                 model_reload_interval=LITELLM_MODEL_RELOAD_SECONDS,
             )
         )
+        (etc / "spend_flush.py").write_text(
+            render(
+                "litellm/spend_flush.py.j2",
+                spacing_seconds=litellm_task.DEFAULTS["litellm_spend_flush_seconds"],
+            )
+        )
         env_file = etc / "litellm.env"
         env_file.write_text(
             render(
@@ -410,6 +425,11 @@ class LiteLLMProxy:
     def restart(self) -> float:
         self.stop()
         return self.start()
+
+    def crash(self) -> None:
+        """SIGKILL to every process of the proxy at once, as the OOM killer or a host crash
+        would end them: no shutdown hook runs."""
+        self.service.kill()
 
     def log_tail(self, size: int = 6000) -> str:
         return self.service.log_tail(size)

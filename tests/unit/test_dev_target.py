@@ -39,6 +39,12 @@ def test_a_bad_value_names_the_file_the_key_and_what_to_put_there(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("value", ["0", "2", "'fast'", "True"])
+def test_the_spend_flush_spacing_is_a_fraction_of_a_second(tmp_path, value):
+    with pytest.raises(settings.SettingsError, match="litellm_spend_flush_seconds = .*above 0"):
+        load(tmp_path, f"litellm_spend_flush_seconds = {value}\n")
+
+
 def test_an_unknown_key_is_refused_with_the_nearest_name(tmp_path):
     with pytest.raises(settings.SettingsError, match="did you mean dev_litellm_port"):
         load(tmp_path, "dev_litelm_port = 9002\n")
@@ -83,6 +89,8 @@ def test_each_file_has_the_owner_and_mode_the_hosts_give_it(rendered):
     assert SECRETS["litellm_salt_key"] in env.content
     saas_env = files_of(rendered, "saas-api")["saas-api.env"]
     assert (saas_env.uid, saas_env.mode) == (saas, 0o600)
+    flush = files_of(rendered, "litellm")["spend_flush.py"]
+    assert (flush.uid, flush.gid, flush.mode) == (0, litellm, 0o640)
     acl = files_of(rendered, "redis")["users.acl"]
     assert (acl.uid, acl.mode) == (redis, 0o600)
     assert SECRETS["redis_litellm_password"] not in acl.content  # only its hash

@@ -50,6 +50,18 @@ def test_config_stores_models_in_the_database_and_batches_spend_writes():
     assert general["allow_requests_on_db_unavailable"] is False
 
 
+def test_config_loads_the_spend_flush_callback_from_its_own_directory():
+    # LiteLLM resolves "module.instance" against the config file's directory first.
+    assert config()["litellm_settings"]["callbacks"] == ["spend_flush.spend_flush"]
+
+
+def test_the_spend_flush_module_compiles_with_its_spacing():
+    source = render("litellm/spend_flush.py.j2", spacing_seconds=0.25)
+    compile(source, "spend_flush.py", "exec")
+    assert re.search(r"^SPACING_SECONDS = 0\.25$", source, re.MULTILINE)
+    assert re.search(r"^spend_flush = SpendFlush\(", source, re.MULTILINE)
+
+
 def test_config_uses_redis_for_cache_router_and_json_logs():
     rendered = config()
     assert rendered["litellm_settings"]["cache_params"]["type"] == "redis"
