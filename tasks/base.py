@@ -92,12 +92,17 @@ def _install_packages():
 
 
 def _configure_time(in_container):
+    sandbox = rendered_file(
+        "base/chrony-sandbox.conf.j2", "/etc/systemd/system/chrony.service.d/sandbox.conf"
+    )
+    systemd.daemon_reload(name="Reload systemd for chrony's sandbox", _if=sandbox.did_change)
     changes = [
         rendered_file(
             "base/gateway-chrony.conf.j2",
             "/etc/chrony/conf.d/gateway.conf",
             servers=setting("base_ntp_servers"),
-        )
+        ),
+        sandbox,
     ]
     if in_container:
         dropin = rendered_file(

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from .conftest import REPO, deploy_json, probe, psql_as_litellm, secret, ssh
-from .through_the_edge import NOTICED_WITHIN, EdgeLoad
+from .through_the_edge import NOTICED_WITHIN, EdgeLoad, edge_chats
 
 PORT = 4000
 INPUT_COST, OUTPUT_COST = 0.000002, 0.000004
@@ -317,12 +317,13 @@ def restarted_ports(report) -> dict[int, list[str]]:
 
 @pytest.mark.parametrize("topology", ["single"], indirect=True)
 def test_a_config_change_restarts_one_instance_at_a_time_and_the_host_keeps_serving(
-    first_deploy, roles, admin, catalog, topology
+    first_deploy, roles, litellm, admin, catalog, topology
 ):
     """A deploy that changes LiteLLM's config (and one that changes it back) restarts every
     instance, each only after the one before is ready again: a team key's completions through
-    the edge, whose only upstreams are this host's two instances, keep succeeding."""
-    _, key = team_key(admin, catalog, rpm_limit=LOAD_RPM)
+    the edge, whose only upstreams are this host's two instances, keep succeeding, and the
+    team's spend is every one of them."""
+    team, key = team_key(admin, catalog, max_budget=100.0, rpm_limit=LOAD_RPM)
     llm = roles["llm"]
     main_pids = {port: main_pid(llm, port) for port in (PORT, PORT + 1)}
     edge_team = {"key": key, "model": catalog["model"]}
@@ -343,6 +344,10 @@ def test_a_config_change_restarts_one_instance_at_a_time_and_the_host_keeps_serv
         f"{len(load.records)} requests through the edge, {len(failures)} failed: {failures[:5]}"
     )
     assert failures == []
+    # Every request of the load asks the same ("drill"), so each costs what one more does.
+    one = ok(chat(litellm, key, catalog["model"], "drill"))["usage"]
+    expected = cost_of([one] * (len(load.records) + 1))
+    assert team_spend(roles, team, settled_with=expected) == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_postgres_restart_under_load_needs_no_proxy_restart(litellm, admin, catalog, roles):
@@ -374,6 +379,73 @@ def test_a_postgres_restart_under_load_needs_no_proxy_restart(litellm, admin, ca
     assert main_pid(llm) == main
     failures = sum(status != 200 for _, status in results)
     print(f"{len(results)} requests under a PostgreSQL restart, {failures} failed")
+
+
+def cost_of(usages) -> float:
+    return sum(
+        u["prompt_tokens"] * INPUT_COST + u["completion_tokens"] * OUTPUT_COST for u in usages
+    )
+
+
+def team_spend(roles, team, *, settled_with=None, within=30) -> float:
+    """The team's spend as PostgreSQL holds it; with `settled_with`, polled until it equals that
+    (or `within` seconds passed)."""
+    deadline = time.monotonic() + within
+    while True:
+        spend = float(
+            sql(roles, f"SELECT spend FROM \"LiteLLM_TeamTable\" WHERE team_id = '{team}'")
+        )
+        if settled_with is None or spend == pytest.approx(settled_with, rel=1e-9):
+            return spend
+        if time.monotonic() > deadline:
+            return spend
+        time.sleep(1)
+
+
+# kill -9 of every proxy right after a burst may lose at most this much of its traffic (the
+# spend_flush callback's litellm_spend_flush_seconds is 0.5).
+LOSS_BOUND_SECONDS = 1.0
+DRILL_REQUESTS = 60
+
+
+@pytest.mark.parametrize("topology", ["single"], indirect=True)
+def test_a_kill_9_of_every_proxy_right_after_requests_loses_at_most_a_second_of_spend(
+    first_deploy, roles, admin, catalog, topology
+):
+    """The crash drill: a team key's completions through the edge (both instances serve them),
+    then kill -9 of both instances' main processes at once, no shutdown hook running; once they
+    are back, the team's spend in PostgreSQL is compared with what the requests cost."""
+    team, key = team_key(admin, catalog, max_budget=100.0, rpm_limit=LOAD_RPM)
+    llm, edge = roles["llm"], roles["address"][roles["edge"]]
+    usages, rate = edge_chats(edge, key, catalog["model"], DRILL_REQUESTS)
+    pids = [main_pid(llm, port) for port in (PORT, PORT + 1)]
+    killed = ssh(llm, f"kill -9 {' '.join(pids)}")
+    assert killed.returncode == 0, killed.stderr
+    back = ssh(llm, "/opt/litellm/wait-ready", timeout=400)
+    assert back.returncode == 0, back.stdout + back.stderr
+    expected, recorded = cost_of(usages), team_spend(roles, team)
+    lost = round((expected - recorded) / (expected / DRILL_REQUESTS), 1)
+    print(
+        f"kill -9 of both proxies right after {DRILL_REQUESTS} requests at {rate:.1f} req/s: "
+        f"{lost} requests' spend lost ({lost / DRILL_REQUESTS:.1%}), the bound "
+        f"{rate * LOSS_BOUND_SECONDS:.0f}"
+    )
+    assert recorded <= expected * (1 + 1e-9), "more spend recorded than the requests cost"
+    assert lost <= rate * LOSS_BOUND_SECONDS
+
+
+@pytest.mark.parametrize("topology", ["single"], indirect=True)
+def test_a_systemctl_restart_keeps_every_requests_spend(
+    first_deploy, roles, admin, catalog, topology
+):
+    team, key = team_key(admin, catalog, max_budget=100.0, rpm_limit=LOAD_RPM)
+    llm = roles["llm"]
+    usages, _ = edge_chats(roles["address"][roles["edge"]], key, catalog["model"], DRILL_REQUESTS)
+    restarted = ssh(llm, f"systemctl restart litellm@{PORT} litellm@{PORT + 1}", timeout=120)
+    assert restarted.returncode == 0, restarted.stderr
+    back = ssh(llm, "/opt/litellm/wait-ready", timeout=400)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert team_spend(roles, team) == pytest.approx(cost_of(usages), rel=1e-9)
 
 
 def test_litellm_ports_are_closed_to_non_peers(first_deploy, roles, topology):

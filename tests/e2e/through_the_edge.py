@@ -16,6 +16,23 @@ CA = REPO / "secrets" / "testbed-edge-ca.crt"
 NOTICED_WITHIN = 2 + 2 + 1
 
 
+def edge_chats(edge_address: str, key: str, model: str, count: int) -> tuple[list[dict], float]:
+    """`count` chat completions through the edge, one after another; (each answer's usage, the
+    requests per second)."""
+    usages, started = [], time.monotonic()
+    with httpx.Client(verify=str(CA), timeout=60) as client:
+        for i in range(count):
+            answer = client.post(
+                f"https://{edge_address}/chat/completions",
+                headers={"Host": GATEWAY, "Authorization": f"Bearer {key}"},
+                extensions={"sni_hostname": GATEWAY},
+                json={"model": model, "messages": [{"role": "user", "content": f"count {i}"}]},
+            )
+            assert answer.status_code == 200, (answer.status_code, answer.text[:300])
+            usages.append(answer.json()["usage"])
+    return usages, count / (time.monotonic() - started)
+
+
 class EdgeLoad(Background):
     """Requests through the edge, one after another, from the admin network: a chat completion
     with the team's key on the gateway, then (`api`) the team's own record on the SaaS API,

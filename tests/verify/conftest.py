@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -111,6 +112,18 @@ def as_user(host, user: str, command: str) -> str:
     """`command` run as `user`: on hosts through runuser (testinfra connects as root); in the
     dev stack's containers every command already runs as the service's own user."""
     return command if host.backend.NAME == "docker" else f"runuser -u {user} -- {command}"
+
+
+# systemd-analyze security's scale: 0 (fully sandboxed) to 10. Every long-running unit the deploy
+# installs stays at or below this.
+MAX_EXPOSURE = 3.0
+
+
+def exposure(host, unit: str) -> tuple[float, str]:
+    """`unit`'s overall exposure level by systemd-analyze security, and the report's last line."""
+    report = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    summary = report.splitlines()[-1]
+    return float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", summary).group(1)), summary
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from .conftest import MAX_EXPOSURE, exposure
+
 
 def nft_input_chain(host):
     listing = json.loads(host.check_output("nft --json list chain inet gateway_firewall input"))
@@ -106,6 +108,11 @@ def test_time_sync_active(host):
 
 def test_time_sync_daemon_answers(host):
     assert host.run("chronyc -n tracking").rc == 0
+
+
+def test_time_syncs_exposure_is_low(host):
+    score, summary = exposure(host, "chrony.service")
+    assert score <= MAX_EXPOSURE, summary
 
 
 def test_journald_size_is_capped(host):

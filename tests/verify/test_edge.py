@@ -6,6 +6,8 @@ import ipaddress
 
 import pytest
 
+from .conftest import MAX_EXPOSURE, exposure
+
 pytestmark = pytest.mark.roles("edge")
 
 INTERNAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
@@ -68,6 +70,11 @@ def test_the_service_is_sandboxed(host):
         "PrivateTmp": "yes",
         "ProtectHome": "yes",
     }
+
+
+def test_the_units_exposure_is_low(host):
+    score, summary = exposure(host, "caddy.service")
+    assert score <= MAX_EXPOSURE, summary
 
 
 def test_tls_certificates_verify_for_the_configured_names(host, inventory_host):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .conftest import listening_addresses
+from .conftest import MAX_EXPOSURE, exposure, listening_addresses
 
 pytestmark = pytest.mark.roles("llm")
 
@@ -130,6 +130,12 @@ def test_the_service_is_sandboxed(host, inventory_host):
     assert values["CapabilityBoundingSet"] == ""
     assert values["PrivateTmp"] == "yes"
     assert values["ProtectHome"] == "yes"
+
+
+def test_every_instances_exposure_is_low(host, inventory_host):
+    for port in instance_ports(inventory_host):
+        score, summary = exposure(host, f"litellm@{port}.service")
+        assert score <= MAX_EXPOSURE, summary
 
 
 @pytest.mark.dev_stack

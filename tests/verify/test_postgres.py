@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from .conftest import as_user, listening_addresses
+from .conftest import MAX_EXPOSURE, as_user, exposure, listening_addresses
 
 pytestmark = pytest.mark.roles("db")
 
@@ -13,12 +13,23 @@ def sql(host, query):
     return host.check_output(as_user(host, "postgres", f"psql -XAtq -F '|' -c \"{query}\""))
 
 
-def test_postgresql_is_running_and_enabled(host):
-    unit = host.check_output(
+def cluster_unit(host) -> str:
+    units = host.check_output(
         "systemctl list-units --plain --no-legend 'postgresql@*' | cut -d' ' -f1"
     )
-    service = host.service(unit.splitlines()[0])
+    return units.splitlines()[0]
+
+
+def test_postgresql_is_running_and_enabled(host):
+    service = host.service(cluster_unit(host))
     assert service.is_running and service.is_enabled
+
+
+def test_the_server_runs_sandboxed_as_postgres(host):
+    unit = cluster_unit(host)
+    assert host.check_output(f"systemctl show -P User {unit}") == "postgres"
+    score, summary = exposure(host, unit)
+    assert score <= MAX_EXPOSURE, summary
 
 
 def test_listens_only_on_loopback_or_the_private_address(host, inventory_host):

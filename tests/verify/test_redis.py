@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import listening_addresses
+from .conftest import MAX_EXPOSURE, exposure, listening_addresses
 
 pytestmark = pytest.mark.roles("cache")
 
@@ -15,6 +15,11 @@ def config(host):
 def test_redis_is_running_and_enabled(host):
     service = host.service("redis-server")
     assert service.is_running and service.is_enabled
+
+
+def test_the_units_exposure_is_low(host):
+    score, summary = exposure(host, "redis-server.service")
+    assert score <= MAX_EXPOSURE, summary
 
 
 def test_listens_only_on_loopback_or_the_private_address(host, inventory_host):

@@ -5,15 +5,13 @@ import re
 
 import pytest
 
-from .conftest import admitted_sources, listening_addresses, peer_addresses
+from .conftest import MAX_EXPOSURE, admitted_sources, exposure, listening_addresses, peer_addresses
 
 pytestmark = pytest.mark.roles("api")
 
 VENV = "/opt/saas-api/venv"
 PORT = 8003
 ADMIN_PORT = 3000  # the admin panel's (saas_api_admin_port)
-# systemd-analyze security's scale: 0 (fully sandboxed) to 10; our units stay at or below this.
-MAX_EXPOSURE = 3.0
 
 
 def url(inventory_host, path):
@@ -146,9 +144,8 @@ def test_the_admin_panel_believes_forwarded_addresses_from_the_edge_hosts_only(
 
 @pytest.mark.parametrize("unit", ["saas-api", "saas-admin"])
 def test_the_units_exposure_is_low(host, unit):
-    report = host.check_output(f"systemd-analyze security --no-pager {unit}.service")
-    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", report).group(1))
-    assert score <= MAX_EXPOSURE, report.splitlines()[-1]
+    score, summary = exposure(host, f"{unit}.service")
+    assert score <= MAX_EXPOSURE, summary
 
 
 @pytest.mark.parametrize("port", [PORT, ADMIN_PORT])
