@@ -7,13 +7,23 @@ from __future__ import annotations
 
 import functools
 
+from pyinfra import logger
+
+from bundle import custody
 from bundle.preflight import PreflightError
 from bundle.secret_store import SecretStore, SecretStoreError
 
 
 @functools.cache
 def secrets_for(environment: str) -> dict[str, str]:
+    """Every secret of the environment (missing ones generated now); says once per run when no
+    offline custody copy holds the store as it is."""
     try:
-        return SecretStore(environment).ensure()
+        store = SecretStore(environment)
+        values = store.ensure()
     except SecretStoreError as error:
         raise PreflightError(str(error)) from None
+    warning = custody.warning(store)
+    if warning:
+        logger.warning(f"Secrets: {warning}")
+    return values

@@ -173,11 +173,11 @@ def default_identity_file(env: str) -> Path:
     return config / "gateway-bundle" / f"{env}.agekey"
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Atomically replace `path` with `data`, readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -216,7 +216,7 @@ class SecretStore:
                         f"`python -m bundle.secrets init {self.env}` or set "
                         "GATEWAY_AGE_IDENTITY_FILE"
                     )
-                _write_private(path, (str(x25519.Identity.generate()) + "\n").encode())
+                write_private(path, (str(x25519.Identity.generate()) + "\n").encode())
             text = next(
                 (
                     line.strip()
@@ -270,7 +270,7 @@ class SecretStore:
 
     def _save(self, document: dict, identity: x25519.Identity) -> None:
         data = json.dumps(document, indent=1, sort_keys=True).encode()
-        _write_private(self.path, pyrage.encrypt(data, [identity.to_public()]))
+        write_private(self.path, pyrage.encrypt(data, [identity.to_public()]))
 
     @contextlib.contextmanager
     def _locked(self):
@@ -289,7 +289,7 @@ class SecretStore:
             entries = document["secrets"]
             missing = [name for name in SPECS if name not in entries]
             for name in missing:
-                entries[name] = {"value": SPECS[name].generate(), "created": _now()}
+                entries[name] = {"value": SPECS[name].generate(), "created": utc_now()}
             if missing:
                 self._save(document, identity)
             return {name: entry["value"] for name, entry in entries.items()}
@@ -322,7 +322,7 @@ class SecretStore:
                     + ("" if SPECS[name].rotatable else f"; {SALT_KEY_REFUSAL}")
                     + ("; use `rotate` to replace it" if SPECS[name].rotatable else "")
                 )
-            document["secrets"][name] = {"value": value, "created": _now()}
+            document["secrets"][name] = {"value": value, "created": utc_now()}
             self._save(document, identity)
 
     def rotate(self, name: str) -> str:
@@ -337,7 +337,7 @@ class SecretStore:
                 raise SecretStoreError(f"{self.path}: has no {name} to rotate")
             entry = document["secrets"][name]
             entry["value"] = SPECS[name].generate()
-            entry["rotated"] = _now()
+            entry["rotated"] = utc_now()
             self._save(document, identity)
         return SPECS[name].affects
 

@@ -1,12 +1,15 @@
-"""`python -m bundle.secrets init|list|get|set|rotate ENV [NAME]`: the operator's view of the
-secret store. `list` never shows values; `get` prints one value for whoever asks explicitly;
-`set` reads a value from standard input (never argv)."""
+"""`python -m bundle.secrets init|list|get|set|rotate ENV [NAME]`, `export ENV MEDIUM`,
+`restore ENV FOLDER`: the operator's view of the secret store. `list` never shows values; `get`
+prints one value for whoever asks explicitly; `set` reads a value from standard input (never
+argv); `export` and `restore` are its offline custody (bundle/custody.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from bundle import custody
 from bundle.secret_store import SPECS, SecretStore, SecretStoreError
 
 
@@ -26,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         one = sub.add_parser(command, help=help_text)
         one.add_argument("env")
         one.add_argument("name", choices=sorted(SPECS), metavar="NAME")
+    for command, place, help_text in (
+        ("export", "medium", "copy the store and its identity into a new folder on MEDIUM"),
+        ("restore", "folder", "install the store and its identity from an exported FOLDER"),
+    ):
+        one = sub.add_parser(command, help=help_text)
+        one.add_argument("env")
+        one.add_argument(place, type=Path)
     args = parser.parse_args(argv)
     store = SecretStore(args.env) if _valid_env(args.env) else None
     try:
@@ -70,6 +80,12 @@ def _run(store: SecretStore, args: argparse.Namespace) -> int:
     elif args.command == "rotate":
         affects = store.rotate(args.name)
         print(f"{args.name} rotated. Affects: {affects}")
+    elif args.command == "export":
+        folder = custody.export(store, args.medium)
+        print(f"{folder}: {store.path.name} and its identity; keep this folder offline")
+    elif args.command == "restore":
+        custody.restore(store, args.folder)
+        print(f"{store.path} and {store.identity_source()} restored from {args.folder}")
     return 0
 
 

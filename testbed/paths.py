@@ -9,10 +9,11 @@ STATE_DIR = Path(os.environ.get("TESTBED_STATE_DIR", "/var/lib/gateway-testbed")
 CACHE_DIR = Path(os.environ.get("TESTBED_CACHE_DIR", "/var/cache/gateway-testbed"))
 SUBNET = os.environ.get("TESTBED_SUBNET", "10.213.0.0/24")
 
-# Kernel object names (bridge, netns, veth) must stay within 15 characters.
-PREFIX = "gwtb"
+# Kernel object names (bridge, netns, veth) must stay within 15 characters. A second testbed
+# beside the first needs its own TESTBED_PREFIX, TESTBED_SUBNET and TESTBED_STATE_DIR.
+PREFIX = os.environ.get("TESTBED_PREFIX", "gwtb")
 BRIDGE = f"{PREFIX}0"
-NFT_TABLE = "gateway_testbed"
+NFT_TABLE = "gateway_testbed" if PREFIX == "gwtb" else f"gateway_testbed_{PREFIX}"
 
 STATE_FILE = STATE_DIR / "testbed.json"
 SSH_DIR = STATE_DIR / "ssh"
