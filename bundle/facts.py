@@ -226,3 +226,27 @@ class SeedSnapshot(FactBase):
             return json.loads(text) if text else None
         except ValueError:
             return None
+
+
+class PendingUpgrades(FactBase):
+    """
+    Installed packages the package lists have a newer version of, as `apt-get upgrade` would
+    install them now (a simulation: nothing changes, no lock taken): name -> (installed,
+    candidate).
+
+    .. code:: python
+
+        {"postgresql-15": ("15.8-0+deb12u1", "15.10-0+deb12u1")}
+    """
+
+    def command(self) -> str:
+        return "LC_ALL=C apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null || true"
+
+    def process(self, output):
+        pending = {}
+        for line in output:
+            # Inst postgresql-15 [15.8-0+deb12u1] (15.10-0+deb12u1 Debian-Security:12/... [amd64])
+            fields = line.split()
+            if len(fields) >= 4 and fields[0] == "Inst" and fields[2].startswith("["):
+                pending[fields[1]] = (fields[2].strip("[]"), fields[3].lstrip("("))
+        return pending

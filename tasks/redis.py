@@ -13,6 +13,7 @@ from bundle import firewall, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb
+from bundle.held_updates import held_server_packages
 from bundle.operations import applied_sysctls, rendered_file, running_service
 
 DEFAULTS = {
@@ -37,6 +38,14 @@ def deploy_redis():
     maxmemory = setting("redis_maxmemory_mb") or sizing.redis_maxmemory_mb(memory, shares_host)
 
     apt.packages(name="Install Redis", packages=["redis-server"], no_recommends=True)
+    held_server_packages(
+        task="tasks/redis.py",
+        label="Redis",
+        packages=["redis-server", "redis-tools"],
+        # Type=notify: active means it accepts connections again.
+        ready_command="systemctl is-active --quiet redis-server",
+        conf_name="redis",
+    )
     applied_sysctls(
         "redis/90-redis.conf.j2",
         "/etc/sysctl.d/90-redis.conf",

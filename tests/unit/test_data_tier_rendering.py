@@ -2,11 +2,13 @@
 
 import base64
 import hashlib
+import re
 import subprocess
 
 import pytest
 
 from bundle import scram, sizing
+from bundle.facts import PendingUpgrades
 from bundle.firewall import VALIDATE, render_rules
 from bundle.render import render
 
@@ -192,3 +194,29 @@ def test_role_rule_validation_rejects_garbage(tmp_path):
         ).returncode
         != 0
     )
+
+
+def test_held_updates_blacklist_exactly_the_named_packages():
+    text = render(
+        "shared/held-updates.conf.j2",
+        task="tasks/redis.py",
+        label="Redis",
+        packages=["redis-server", "redis-tools"],
+    )
+    assert re.findall(r'"\^([^"]+)\$";', text) == ["redis-server", "redis-tools"]
+    assert "Unattended-Upgrade::Package-Blacklist {" in text
+
+
+def test_pending_upgrades_are_read_from_apt_gets_simulation():
+    output = [
+        "Reading package lists...",
+        "Inst postgresql-15 [15.8-0+deb12u1] (15.10-0+deb12u1 Debian-Security:12/stable-security"
+        " [amd64])",
+        "Inst libpq5 [15.8-0+deb12u1] (15.10-0+deb12u1 Debian-Security:12/stable-security [amd64])",
+        "Conf postgresql-15 (15.10-0+deb12u1 Debian-Security:12/stable-security [amd64])",
+        "Inst newpkg (1.0 Debian:12/stable [amd64])",
+    ]
+    assert PendingUpgrades().process(output) == {
+        "postgresql-15": ("15.8-0+deb12u1", "15.10-0+deb12u1"),
+        "libpq5": ("15.8-0+deb12u1", "15.10-0+deb12u1"),
+    }

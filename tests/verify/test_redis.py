@@ -77,3 +77,9 @@ def test_append_only_persistence_is_on(host):
 def test_acl_file_is_private_to_redis(host):
     acl = host.file("/etc/redis/users.acl")
     assert (acl.user, acl.group, acl.mode) == ("redis", "redis", 0o600)
+
+
+def test_unattended_upgrades_leave_redis_to_the_operator(host):
+    # apt's own merged configuration, as unattended-upgrades reads it.
+    held = host.check_output("apt-config dump Unattended-Upgrade::Package-Blacklist")
+    assert '"^redis-server$"' in held and '"^redis-tools$"' in held
