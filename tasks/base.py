@@ -140,6 +140,14 @@ def _configure_updates():
             running=True,
             enabled=True,
         )
+    guard = rendered_file(
+        "base/unattended-upgrades-sandbox.conf.j2",
+        "/etc/systemd/system/unattended-upgrades.service.d/sandbox.conf",
+    )
+    systemd.daemon_reload(
+        name="Reload systemd for the upgrade guard's sandbox", _if=guard.did_change
+    )
+    running_service("unattended-upgrades.service", "the upgrade guard", restart_when=[guard])
 
 
 def _configure_journald():

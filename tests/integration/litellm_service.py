@@ -142,20 +142,19 @@ class Service:
         return self.process.pid if self.process else None
 
     def stop(self, grace: float = 20) -> int | None:
-        """SIGTERM to the process group, SIGKILL after `grace` seconds; the exit status."""
+        """As systemd's KillMode=mixed stops a unit: SIGTERM to the main process (which stops its
+        own children: LiteLLM still needs its engine bridge to flush spend on the way out), SIGKILL
+        to the group after `grace` seconds or once the main process is gone; the exit status."""
         if self.process is None:
             return None
         process, self.process = self.process, None
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
-            try:
-                process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
         with contextlib.suppress(ProcessLookupError):  # children that outlived the leader
             os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
         return process.returncode
 
     def kill(self) -> None:

@@ -110,9 +110,15 @@ def test_time_sync_daemon_answers(host):
     assert host.run("chronyc -n tracking").rc == 0
 
 
-def test_time_syncs_exposure_is_low(host):
-    score, summary = exposure(host, "chrony.service")
+@pytest.mark.parametrize("unit", ["chrony.service", "unattended-upgrades.service"])
+def test_the_base_units_exposure_is_low(host, unit):
+    score, summary = exposure(host, unit)
     assert score <= MAX_EXPOSURE, summary
+
+
+def test_the_upgrade_guard_is_running(host):
+    guard = host.service("unattended-upgrades")
+    assert guard.is_enabled and guard.is_running
 
 
 def test_journald_size_is_capped(host):
