@@ -121,8 +121,9 @@ def open_repository(env: Environment, key: str) -> None:
     where = f"{host.name}:{pgbackrest.REPOSITORY}"
     if result.returncode in KEY_FAILURES or result.returncode >= 128:
         reason = KEY_FAILURES.get(result.returncode, "does not open it (pgBackRest crashed)")
+        store = SecretStore(env.environment).path
         raise BackupError(
-            f"{where}: the repository key pgbackrest_cipher_pass in secrets/{env.environment}.age "
+            f"{where}: the repository key pgbackrest_cipher_pass in {store} "
             f"{reason}; restore the store that made the repository (python -m bundle.secrets "
             "restore)"
         )
@@ -255,8 +256,8 @@ def run_backup(env: Environment, key: str, kind: str) -> None:
 
 def restore(env: Environment, key: str, target: datetime | None, *, ask: bool) -> None:
     db = env.db
-    # Pre-checks, all while PostgreSQL runs: a failure here has changed nothing.
-    step(f"checking the repository on {env.repository_host.name}")
+    # Pre-checks, all while PostgreSQL runs: a failure here has changed nothing (and prints
+    # nothing but its one line).
     open_repository(env, key)
     info = read_info(env, key)
     if target is not None:

@@ -119,7 +119,7 @@ def pgbackrest_command(*args: str) -> str:
 
 def psql_command(sql: str) -> str:
     """psql as postgres on the db host (peer authentication over the local socket)."""
-    return f"runuser -u postgres -- psql -XAtq -F '|' -c {shlex.quote(sql)}"
+    return f"cd / && runuser -u postgres -- psql -XAtq -F '|' -c {shlex.quote(sql)}"
 
 
 def active_units(host: Host) -> list[str]:
