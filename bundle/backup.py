@@ -265,6 +265,9 @@ def restore(env: Environment, key: str, target: datetime | None, *, ask: bool) -
     elif not info.backups:
         raise BackupError("the repository has no backup yet; run `backup` first")
     cluster = cluster_unit(env)
+    # A db host set up anew runs another cluster than the repository's: nothing of it is in
+    # the archive (pgBackRest refuses it), so there is no WAL of it to close first.
+    own_cluster = cluster_system_id(env) == info.system_id
     writers = {host.name: active_units(host) for host in env.writers}
     goal = pgbackrest.format_time(target) if target else "the latest archived state"
     stopping = [f"{name}: {' '.join(units)}" for name, units in writers.items() if units]
@@ -272,6 +275,7 @@ def restore(env: Environment, key: str, target: datetime | None, *, ask: bool) -
         f"Restore both databases (one cluster) on {db.name} to {goal}. This stops "
         + ("; ".join(stopping) + "; " if stopping else "")
         + f"then {cluster} on {db.name}; every change after that point is lost."
+        + ("" if own_cluster else " The running cluster is not the repository's: it is replaced.")
     )
     if ask and input("Type 'restore' to go on: ").strip() != "restore":
         raise BackupError("not confirmed; nothing changed")
@@ -279,17 +283,8 @@ def restore(env: Environment, key: str, target: datetime | None, *, ask: bool) -
     started = time.monotonic()
     stop_writers(env, writers)
     try:
-        # Everything up to now is in the archive before the server stops: a commit (so a
-        # time target has a record after it to stop at) and check, which switches the WAL
-        # segment and waits for it to be archived.
-        step("closing the WAL: a commit, a segment switch, wait until it is archived")
-        db.check(psql_command("SELECT txid_current()"), "the closing commit", timeout=60)
-        db.check(
-            pgbackrest_command(f"--stanza={pgbackrest.STANZA}", "check"),
-            "pgbackrest check",
-            stdin=key + "\n",
-            timeout=300,
-        )
+        if own_cluster:
+            close_wal(env, key)
     except BackupError:
         start_writers(env, writers)
         raise
@@ -313,6 +308,29 @@ def restore(env: Environment, key: str, target: datetime | None, *, ask: bool) -
     start_writers(env, writers)
     step(f"restored in {time.monotonic() - started:.0f} s; a fresh full backup from here on")
     run_backup(env, key, "full")
+
+
+def close_wal(env: Environment, key: str) -> None:
+    """Everything up to now is in the archive before the server stops: a commit (so a time
+    target has a record after it to stop at) and `check`, which switches the WAL segment and
+    waits until it is archived."""
+    step("closing the WAL: a commit, a segment switch, wait until it is archived")
+    env.db.check(psql_command("SELECT txid_current()"), "the closing commit", timeout=60)
+    env.db.check(
+        pgbackrest_command(f"--stanza={pgbackrest.STANZA}", "check"),
+        "pgbackrest check",
+        stdin=key + "\n",
+        timeout=300,
+    )
+
+
+def cluster_system_id(env: Environment) -> int | None:
+    out = env.db.check(
+        psql_command("SELECT system_identifier FROM pg_control_system()"),
+        "reading the cluster's system id",
+        timeout=60,
+    )
+    return int(out.strip()) if out.strip().isdigit() else None
 
 
 def cluster_unit(env: Environment) -> str:

@@ -91,6 +91,13 @@ def test_the_deploy_warned_that_the_repository_does_not_survive_the_host(first_d
     assert output.count("Backups: the repository is on the db host itself") == 1
 
 
+def test_the_repository_key_is_in_no_deploy_output_or_process_list(first_deploy):
+    result, process_lists = first_deploy
+    key = secret("pgbackrest_cipher_pass")
+    assert key not in result.stdout + result.stderr  # the verbose (-v) first deploy
+    assert not [sample for sample in process_lists if key in sample]
+
+
 def test_a_target_before_the_oldest_backup_changes_nothing(unchanged):
     line = unchanged(
         cli("restore", "--to", "2000-01-01T00:00:00Z", "--yes", "--inventory", INVENTORY)
