@@ -3,7 +3,8 @@ runs it: the first deploy left a full backup; bad input (a target before the old
 in the future, a wrong or missing repository key, the host unreachable) is one line, exit 1,
 and changes nothing (the postmaster and LiteLLM keep their PIDs); then the drill: a team
 spends, a backup, more spend, note T and the team's spend at T (psql), more spend, restore to
-T: the spend is the one at T again and the team's key still completes.
+T: the spend is the one at T again and the team's key still completes; a deploy afterwards
+changes nothing.
 
 Single topology only, and late in it (last_in_topology): a restore stops LiteLLM, the SaaS API
 and PostgreSQL, which would disturb any test running after it."""
@@ -20,7 +21,7 @@ import pytest
 from bundle.secret_store import SecretStore
 from testbed import state
 
-from .conftest import ProcessWatcher, run, secret, ssh
+from .conftest import ProcessWatcher, deploy_json, run, secret, ssh
 from .test_litellm import catalog, chat, cost_of, ok, team_key, team_spend  # noqa: F401
 
 pytestmark = [
@@ -195,3 +196,12 @@ def test_a_restore_to_t_brings_back_the_spend_at_t_and_the_key_still_works(
     )
     print(f"restore drill: {time.monotonic() - started:.0f} s; timeline now {timeline.stdout}")
     assert int(timeline.stdout.split()[-1]) >= 2
+
+
+def test_a_deploy_after_the_restore_changes_nothing(first_deploy):
+    # The restored cluster is the repository's (same system id, a new timeline): the stanza
+    # and its backups are found, nothing is created or upgraded.
+    report, seconds = deploy_json()
+    print(f"deploy after the restore: {seconds:.1f}s")
+    for op in report["results"]["operations"]:
+        assert op["success"] == [] and op["error"] == [], op["name"]

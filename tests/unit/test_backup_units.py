@@ -246,3 +246,33 @@ def test_the_cipher_pass_can_never_be_rotated(tmp_path, monkeypatch):
         store.set("pgbackrest_cipher_pass", "Zq8" + CIPHER)
     with pytest.raises(SecretStoreError, match="LiteLLM encrypts"):
         store.rotate("litellm_salt_key")
+
+
+class RecordingHost:
+    def __init__(self):
+        self.noops = []
+
+    def noop(self, message):
+        self.noops.append(message)
+
+
+@pytest.mark.parametrize(
+    ("state", "matches"),
+    [
+        (None, True),  # first deploy: pgBackRest not installed yet
+        ({"cluster_system_id": 1, "info": None, "error": "x"}, True),  # an error is not a match
+        ({"cluster_system_id": 7714366081854393883, "info": "INFO"}, True),
+        ({"cluster_system_id": 42, "info": "INFO"}, False),  # a db host set up anew
+    ],
+)
+def test_the_deploy_never_archives_into_another_clusters_repository(monkeypatch, state, matches):
+    import tasks.backup as task
+
+    recorder = RecordingHost()
+    monkeypatch.setattr(task, "host", recorder)
+    if state and state["info"] == "INFO":
+        state = state | {"info": pgbackrest.parse_info(json.dumps([INFO])), "error": None}
+    assert task._repository_matches_cluster(state) is matches
+    if not matches:
+        assert "restore with `python -m bundle.backup restore" in recorder.noops[0]
+        assert "system id 7714366081854393883, this one 42" in recorder.noops[0]
