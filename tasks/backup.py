@@ -75,7 +75,9 @@ def check_backup_settings(name: str, data) -> None:
 
 @deploy("PostgreSQL backups")
 def deploy_backup():
-    version = POSTGRES_VERSIONS[host.get_fact(OsCodename)]
+    # tasks/postgres.py's setting of the same name, when an environment overrides it.
+    versions = host.data.get("postgres_versions") or POSTGRES_VERSIONS
+    version = versions[host.get_fact(OsCodename)]
     cluster_unit = f"postgresql@{version}-main.service"
     writable = pgbackrest.postgres_paths(repository_on_db_host=True)
     if host.name not in _warned:
