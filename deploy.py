@@ -9,6 +9,7 @@ from pyinfra import host
 from bundle.deploy_secrets import secrets_for
 from bundle.operations import tier_done
 from bundle.preflight import check_host_data
+from tasks.backup import check_backup_settings, deploy_backup
 from tasks.base import deploy_base
 from tasks.edge import deploy_edge
 from tasks.litellm import deploy_litellm
@@ -20,11 +21,14 @@ from tasks.seed import check_seed_spec, deploy_seed
 check_host_data(host.name, host.data, host.groups)
 secrets_for(host.data.get("environment"))
 check_seed_spec(host.data)
+if "db" in host.groups:
+    check_backup_settings(host.name, host.data)
 
 deploy_base()
 
 if "db" in host.groups:
     deploy_postgres()
+    deploy_backup()
 
 if "cache" in host.groups:
     deploy_redis()

@@ -250,3 +250,39 @@ class PendingUpgrades(FactBase):
             if len(fields) >= 4 and fields[0] == "Inst" and fields[2].startswith("["):
                 pending[fields[1]] = (fields[2].strip("[]"), fields[3].lstrip("("))
         return pending
+
+
+class PgBackRestState(FactBase):
+    """
+    The cluster's system id and the repository's stanza, as the db host's own pgBackRest sees
+    them; ``None`` before pgBackRest is installed. ``info`` is ``None`` when the stanza could
+    not be read, with ``error`` saying why.
+
+    .. code:: python
+
+        {"cluster_system_id": 7312..., "info": StanzaInfo(...), "error": None}
+    """
+
+    def command(self, stanza: str) -> str:
+        # pgBackRest prints raw bytes when a wrong key garbles the repository's files: only
+        # printable ASCII reaches the parser (valid JSON is ASCII here).
+        system_id = "SELECT system_identifier FROM pg_control_system()"
+        return (
+            "command -v pgbackrest >/dev/null || exit 0; "
+            f"echo system-id:$(runuser -u postgres -- psql -XAtq -c '{system_id}' 2>/dev/null); "
+            f"runuser -u postgres -- pgbackrest --stanza={stanza} --output=json info 2>/dev/null "
+            "| LC_ALL=C tr -cd '\\11\\12\\15\\40-\\176'; true"
+        )
+
+    def process(self, output):
+        from bundle.pgbackrest import InfoError, parse_info
+
+        if not output or not output[0].startswith("system-id:"):
+            return None
+        system_id = output[0].split(":", 1)[1].strip()
+        state = {"cluster_system_id": int(system_id) if system_id.isdigit() else None}
+        try:
+            state |= {"info": parse_info("\n".join(output[1:])), "error": None}
+        except InfoError as error:
+            state |= {"info": None, "error": str(error)}
+        return state

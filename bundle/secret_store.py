@@ -67,6 +67,8 @@ class SecretSpec:
     kind: str  # "sk-key", "password" or "fernet"
     affects: str
     rotatable: bool = True
+    # Why `rotate` is refused, for the secrets that can never change.
+    refusal: str = ""
 
 
 SPECS = {
@@ -85,6 +87,10 @@ SPECS = {
             "sk-key",
             "nothing: it can never change",
             rotatable=False,
+            refusal=(
+                "litellm_salt_key can never change: LiteLLM encrypts stored provider credentials "
+                "and model keys with it and cannot re-encrypt them"
+            ),
         ),
         SecretSpec(
             "saas_api_master_key",
@@ -117,13 +123,24 @@ SPECS = {
             "password",
             "Redis ACL user litellm and LiteLLM's Redis settings; redeploy cache, then llm",
         ),
+        # Refused rather than rotatable with a warning: pgBackRest (2.45) cannot re-key a
+        # repository, so a new pass would make every backup and archived WAL unreadable
+        # while the deploy happily wrote it to the hosts; the only way to a new key is a new
+        # repository, which is an operator's decision, not a command's.
+        SecretSpec(
+            "pgbackrest_cipher_pass",
+            _password,
+            "password",
+            "nothing: it can never change",
+            rotatable=False,
+            refusal=(
+                "pgbackrest_cipher_pass can never change: it encrypts the backup repository "
+                "(pgBackRest cannot re-key it), so every existing backup and archived WAL "
+                "would become unreadable; to use a new key, start a new repository"
+            ),
+        ),
     )
 }
-
-SALT_KEY_REFUSAL = (
-    "litellm_salt_key can never change: LiteLLM encrypts stored provider credentials and model "
-    "keys with it and cannot re-encrypt them"
-)
 
 
 def check_value(name: str, value: str) -> None:
@@ -319,7 +336,7 @@ class SecretStore:
             if name in document["secrets"]:
                 raise SecretStoreError(
                     f"{self.path}: {name} already exists and is never overwritten"
-                    + ("" if SPECS[name].rotatable else f"; {SALT_KEY_REFUSAL}")
+                    + ("" if SPECS[name].rotatable else f"; {SPECS[name].refusal}")
                     + ("; use `rotate` to replace it" if SPECS[name].rotatable else "")
                 )
             document["secrets"][name] = {"value": value, "created": utc_now()}
@@ -329,7 +346,7 @@ class SecretStore:
         """Replace one secret with a new random value; return what that affects."""
         self._known(name)
         if not SPECS[name].rotatable:
-            raise SecretStoreError(SALT_KEY_REFUSAL)
+            raise SecretStoreError(SPECS[name].refusal)
         with self._locked():
             identity = self.identity()
             document = self.read()

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     for command, help_text in (
         ("get", "print one secret's value"),
         ("set", "store a value read from stdin for a secret that does not exist yet"),
-        ("rotate", "replace one secret (never litellm_salt_key) and say what it affects"),
+        ("rotate", "replace one secret (never the salt or backup key); say what it affects"),
     ):
         one = sub.add_parser(command, help=help_text)
         one.add_argument("env")

@@ -105,6 +105,9 @@ def render_stack(settings, tags: dict[str, str], secrets: dict[str, str], source
         client_connections=clients,
         ssl_cert_file=f"{tls}/server.crt",
         ssl_key_file=f"{tls}/server.key",
+        # No backups in the dev target: its data is a laptop's, and there is no pgBackRest.
+        archive_command=None,
+        archive_timeout=None,
         **sizing.postgres_settings(memory, clients),
     )
     postgres_conf += "unix_socket_directories = '/run/postgresql'\n"

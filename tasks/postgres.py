@@ -8,16 +8,20 @@ from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, server, systemd
 
-from bundle import firewall, peers, sizing
+from bundle import firewall, peers, pgbackrest, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb, OsCodename
+from bundle.held_updates import held_server_packages
 from bundle.operations import postgres_login_role, rendered_file, running_service
 
 DEFAULTS = {
     # Debian's PostgreSQL major version per release.
     "postgres_versions": {"bookworm": 15, "trixie": 17},
     "postgres_tls_days": 3650,
+    # Seconds after which a WAL segment with any change in it is closed and archived: the bound
+    # on what a restore can lose (pgBackRest's archive-push runs as the archive_command).
+    "backup_archive_timeout": 60,
 }
 
 # Which role, database and client group belong together.
@@ -30,8 +34,14 @@ CLIENTS = (
 setting = settings_reader(DEFAULTS)
 
 # What the sandboxed server may write (templates/postgres/postgresql-gateway.conf.j2): its data
-# directory, its logs (pg_ctlcluster's log file) and its socket and PID file.
+# directory, its logs (pg_ctlcluster's log file) and its socket and PID file; and what its
+# archive_command (pgBackRest's archive-push) writes, bundle.pgbackrest.postgres_paths.
 WRITABLE_PATHS = ("/var/lib/postgresql", "/var/log/postgresql", "/run/postgresql")
+
+
+def repository_on_db_host() -> bool:
+    """The backup repository is on the db host unless the inventory has a `backup` group."""
+    return not inventory.get_group("backup", [])
 
 
 def hba_rules(own_address: str) -> tuple[list[dict], list[str], bool]:
@@ -81,6 +91,13 @@ def deploy_postgres():
         packages=["postgresql", "openssl"],
         no_recommends=True,
     )
+    held_server_packages(
+        task="tasks/postgres.py",
+        label="PostgreSQL",
+        packages=[f"postgresql-{version}", f"postgresql-client-{version}"],
+        ready_command="pg_isready -q",
+        conf_name="postgres",
+    )
     key, cert = f"{conf_dir}/server.key", f"{conf_dir}/server.crt"
     if host.get_fact(File, path=key):
         host.noop(f"{key} exists: the TLS key is made once and kept")
@@ -106,6 +123,8 @@ def deploy_postgres():
         client_connections=clients,
         ssl_cert_file=cert,
         ssl_key_file=key,
+        archive_command=pgbackrest.ARCHIVE_COMMAND,
+        archive_timeout=setting("backup_archive_timeout"),
         **sizing.postgres_settings(memory, clients),
     )
     hba = rendered_file(
@@ -116,10 +135,24 @@ def deploy_postgres():
         group="postgres",
         rules=rules,
     )
+    archive_paths = pgbackrest.postgres_paths(repository_on_db_host=repository_on_db_host())
+    # They must exist before the sandbox names them (systemd refuses to start a unit whose
+    # ReadWritePaths are missing), i.e. before the pgbackrest package would make them; the
+    # tmpfiles entry also brings back /run/pgbackrest at every boot.
+    tmpfiles = rendered_file(
+        "postgres/gateway-pgbackrest.tmpfiles.j2",
+        "/etc/tmpfiles.d/gateway-pgbackrest.conf",
+        paths=archive_paths,
+    )
+    server.shell(
+        name="Create the directories PostgreSQL's archive command writes",
+        commands=["systemd-tmpfiles --create /etc/tmpfiles.d/gateway-pgbackrest.conf"],
+        _if=tmpfiles.did_change,
+    )
     sandbox = rendered_file(
         "postgres/postgresql-gateway.conf.j2",
         f"/etc/systemd/system/{unit}.d/gateway.conf",
-        writable_paths=WRITABLE_PATHS,
+        writable_paths=WRITABLE_PATHS + archive_paths,
     )
     systemd.daemon_reload(name="Reload systemd for PostgreSQL's sandbox", _if=sandbox.did_change)
     running_service(unit, "PostgreSQL", restart_when=[settings, sandbox], reload_when=[hba])

@@ -48,6 +48,8 @@ def postgres_conf(**overrides):
         "client_connections": 60,
         "ssl_cert_file": "/c",
         "ssl_key_file": "/k",
+        "archive_command": None,
+        "archive_timeout": None,
         **sizing.postgres_settings(8192, 60),
     } | overrides
     return render("postgres/50-gateway.conf.j2", **context)

@@ -122,3 +122,10 @@ def test_pg_hba_is_not_world_readable(host):
 def test_the_server_is_the_releases_own_postgresql(host):
     expected = {"bookworm": 15, "trixie": 17}[host.system_info.codename]
     assert int(sql(host, "SHOW server_version_num")) // 10000 == expected
+
+
+def test_unattended_upgrades_leave_postgresql_to_the_operator(host):
+    # apt's own merged configuration, as unattended-upgrades reads it.
+    major = sql(host, "SHOW server_version_num")[:2]
+    held = host.check_output("apt-config dump Unattended-Upgrade::Package-Blacklist")
+    assert f'"^postgresql-{major}$"' in held
