@@ -102,8 +102,18 @@ def enable_forwarding() -> str:
     return previous
 
 
+def other_testbeds_running() -> bool:
+    """Whether another testbed (another TESTBED_PREFIX) still has a host namespace next to its
+    bridge: its hosts need forwarding on after this one is gone."""
+    netns_dir = Path("/run/netns")
+    prefixes = (
+        {n.name.split("-", 1)[0] for n in netns_dir.glob("*-*")} if netns_dir.exists() else set()
+    )
+    return any(p != paths.PREFIX and link_exists(f"{p}0") for p in prefixes)
+
+
 def restore_forwarding(previous: str | None) -> None:
-    if previous in ("0", "1"):
+    if previous in ("0", "1") and not other_testbeds_running():
         IP_FORWARD.write_text(previous + "\n")
 
 
