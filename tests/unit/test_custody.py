@@ -19,12 +19,7 @@ from bundle.secret_store import SecretStore, SecretStoreError
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("GATEWAY_SECRETS_DIR", str(tmp_path / "secrets"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("GATEWAY_AGE_IDENTITY", raising=False)
-    monkeypatch.delenv("GATEWAY_AGE_IDENTITY_FILE", raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_secrets")
 
 
 @pytest.fixture

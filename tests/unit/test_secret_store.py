@@ -12,14 +12,7 @@ from pyrage import x25519
 
 from bundle.secret_store import SPECS, SecretStore, SecretStoreError, check_value
 
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("GATEWAY_SECRETS_DIR", str(tmp_path / "secrets"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("GATEWAY_AGE_IDENTITY", raising=False)
-    monkeypatch.delenv("GATEWAY_AGE_IDENTITY_FILE", raising=False)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("isolated_secrets")
 
 
 def identity_of(store):
