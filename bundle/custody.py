@@ -74,12 +74,12 @@ def export(store: SecretStore, medium: Path) -> Path:
     if not store.exists():
         raise SecretStoreError(f"{store.path}: does not exist yet; run a deploy or `init` first")
     medium = medium.resolve()
-    if not medium.is_dir():
-        raise SecretStoreError(f"{medium}: not a directory; mount the offline medium first")
     if medium == REPO or REPO in medium.parents:
         raise SecretStoreError(
             f"{medium}: is inside the repository; custody belongs on another medium"
         )
+    if not medium.is_dir():
+        raise SecretStoreError(f"{medium}: not a directory; mount the offline medium first")
     identity = _identity_text(store)
     store.read()  # refuse to put a store the identity cannot open into custody
     stamp = utc_now().replace(":", "")
