@@ -344,22 +344,22 @@ def cluster_unit(env: Environment) -> str:
     return units[0]
 
 
-def stop_writers(env: Environment, writers: dict[str, list[str]]) -> None:
+def _systemctl_writers(
+    env: Environment, writers: dict[str, list[str]], verb: str, doing: str
+) -> None:
     for host in env.writers:
         if writers[host.name]:
-            step(f"stopping {' '.join(writers[host.name])} on {host.name}")
-            host.check(
-                "systemctl stop " + " ".join(writers[host.name]), "stopping services", timeout=300
-            )
+            units = " ".join(writers[host.name])
+            step(f"{doing} {units} on {host.name}")
+            host.check(f"systemctl {verb} {units}", f"{doing} services", timeout=300)
+
+
+def stop_writers(env: Environment, writers: dict[str, list[str]]) -> None:
+    _systemctl_writers(env, writers, "stop", "stopping")
 
 
 def start_writers(env: Environment, writers: dict[str, list[str]]) -> None:
-    for host in env.writers:
-        if writers[host.name]:
-            step(f"starting {' '.join(writers[host.name])} on {host.name}")
-            host.check(
-                "systemctl start " + " ".join(writers[host.name]), "starting services", timeout=300
-            )
+    _systemctl_writers(env, writers, "start", "starting")
     for host in env.writers:
         for script in wait_ready_scripts(host):
             if any(_serves(unit, script) for unit in writers[host.name]):
