@@ -9,7 +9,12 @@ from pyinfra import host
 from bundle.deploy_secrets import secrets_for
 from bundle.operations import tier_done
 from bundle.preflight import check_host_data
-from tasks.backup import check_backup_settings, deploy_backup
+from tasks.backup import (
+    check_backup_settings,
+    deploy_backup,
+    deploy_backup_repository,
+    deploy_backup_schedule,
+)
 from tasks.base import deploy_base
 from tasks.edge import deploy_edge
 from tasks.litellm import deploy_litellm
@@ -21,8 +26,8 @@ from tasks.seed import check_seed_spec, deploy_seed
 check_host_data(host.name, host.data, host.groups)
 secrets_for(host.data.get("environment"))
 check_seed_spec(host.data)
-if "db" in host.groups:
-    check_backup_settings(host.name, host.data)
+if {"db", "backup"} & set(host.groups):
+    check_backup_settings(host.name, host.data, host.groups)
 
 deploy_base()
 
@@ -33,8 +38,15 @@ if "db" in host.groups:
 if "cache" in host.groups:
     deploy_redis()
 
+if "backup" in host.groups:
+    deploy_backup_repository()
+
 # Each tier is ready on every host before the next starts (see bundle.operations.tier_done).
 tier_done(name="Wait until every host has finished the data tier", tier="data tier")
+
+# Both ends of the backups reach each other now: the stanza and the first backup.
+if "backup" in host.groups:
+    deploy_backup_schedule()
 
 if "llm" in host.groups:
     deploy_litellm()

@@ -172,9 +172,12 @@ def archiver(env: Environment) -> dict:
 def status(env: Environment, key: str) -> None:
     open_repository(env, key)
     info = read_info(env, key)
+    where = (
+        "the backup host" if env.backup else "on the db host itself: it does not survive that host"
+    )
     print(
         f"stanza {pgbackrest.STANZA}: repository {env.repository_host.name}:"
-        f"{pgbackrest.REPOSITORY} (on the db host itself: it does not survive that host)"
+        f"{pgbackrest.REPOSITORY} ({where})"
     )
     for line in status_lines(info, archiver(env)):
         print(line)
@@ -292,8 +295,8 @@ def restore(env: Environment, key: str, target: datetime | None, *, ask: bool) -
     db.check(f"systemctl stop {cluster}", f"stopping {cluster}", timeout=300)
     step(f"restoring to {goal} (delta: only changed files are rewritten)")
     restored = db.run(
-        pgbackrest_command(*pgbackrest.restore_options(target), "restore"),
-        stdin=key + "\n",
+        env.db_pgbackrest(*pgbackrest.restore_options(target), "restore"),
+        stdin=env.db_stdin(key),
         timeout=24 * 3600,
     )
     if restored.returncode != 0:
@@ -317,9 +320,9 @@ def close_wal(env: Environment, key: str) -> None:
     step("closing the WAL: a commit, a segment switch, wait until it is archived")
     env.db.check(psql_command("SELECT txid_current()"), "the closing commit", timeout=60)
     env.db.check(
-        pgbackrest_command(f"--stanza={pgbackrest.STANZA}", "check"),
+        env.db_pgbackrest(f"--stanza={pgbackrest.STANZA}", "check"),
         "pgbackrest check",
-        stdin=key + "\n",
+        stdin=env.db_stdin(key),
         timeout=300,
     )
 

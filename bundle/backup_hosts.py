@@ -1,6 +1,7 @@
 """The hosts a backup or restore touches, reached over SSH with the inventory's own connection
-data (as the verification suite and provisioning do): the db host (which holds the repository
-in the single topology) and the LiteLLM and SaaS API hosts whose services write to it.
+data (as the verification suite and provisioning do): the db host, the repository's host (the
+`backup` host, or the db host itself in the single topology) and the LiteLLM and SaaS API hosts
+whose services write to the databases.
 
 The repository key goes to pgBackRest only through its environment
 (PGBACKREST_REPO1_CIPHER_PASS), read by the remote shell from standard input: never in argv, on
@@ -82,11 +83,20 @@ class Environment:
     environment: str
     db: Host
     writers: list[Host] = field(default_factory=list)  # llm and api hosts
+    backup: Host | None = None  # the `backup` host, when the repository is not on the db host
 
     @property
     def repository_host(self) -> Host:
-        # The single topology: the db host keeps its own repository.
-        return self.db
+        return self.backup or self.db
+
+    def db_pgbackrest(self, *args: str) -> str:
+        """A pgBackRest command on the db host: with the key in the single topology; with a
+        backup host, pgBackRest reads the cipher settings from there (and 2.45's db-side client
+        must not be given them: docs/research/pgbackrest-2.45.md)."""
+        return pgbackrest_command(*args, with_key=self.backup is None)
+
+    def db_stdin(self, key: str) -> str:
+        return key + "\n" if self.backup is None else ""
 
 
 def load(inventory: str) -> Environment:
@@ -97,23 +107,26 @@ def load(inventory: str) -> Environment:
     dbs = [h for h in hosts if "db" in h.groups]
     if not dbs:
         raise BackupError(f"{inventory}: no host in the `db` group; nothing is backed up")
-    if any("backup" in h.groups for h in hosts):
-        raise BackupError(
-            f"{inventory}: the `backup` group is not supported yet; remove it (the repository "
-            "stays on the db host)"
-        )
+    backups = [h for h in hosts if "backup" in h.groups]
+    if len(backups) > 1:
+        raise BackupError(f"{inventory}: {len(backups)} hosts in `backup`; give it exactly one")
     environment = dbs[0].data.get("environment")
     if not environment:
         raise BackupError(f"{inventory}: `environment` is not set (group_data)")
     writers = [h for h in hosts if set(WRITERS) & set(h.groups)]
-    return Environment(inventory, environment, dbs[0], writers)
+    return Environment(inventory, environment, dbs[0], writers, backups[0] if backups else None)
 
 
-def pgbackrest_command(*args: str) -> str:
-    """A pgBackRest command as postgres with the key from standard input in its environment."""
+def pgbackrest_command(*args: str, with_key: bool = True) -> str:
+    """A pgBackRest command as its account, with the repository key read from standard input
+    into its environment (`with_key`)."""
+    command = f"exec runuser -u {pgbackrest.USER} -- {pgbackrest.BINARY} " + " ".join(
+        map(shlex.quote, args)
+    )
+    if not with_key:
+        return command
     return (
-        "IFS= read -r PGBACKREST_REPO1_CIPHER_PASS; export PGBACKREST_REPO1_CIPHER_PASS; "
-        f"exec runuser -u postgres -- {pgbackrest.BINARY} " + " ".join(map(shlex.quote, args))
+        "IFS= read -r PGBACKREST_REPO1_CIPHER_PASS; export PGBACKREST_REPO1_CIPHER_PASS; " + command
     )
 
 

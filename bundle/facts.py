@@ -286,3 +286,25 @@ class PgBackRestState(FactBase):
         except InfoError as error:
             state |= {"info": None, "error": str(error)}
         return state
+
+
+class ClusterSystemId(FactBase):
+    """
+    The system identifier of the PostgreSQL cluster in ``data_directory``, read from its control
+    file (the server need not run); ``None`` when there is no cluster there.
+
+    .. code:: python
+
+        7312046517623456789
+    """
+
+    def command(self, version: int, data_directory: str) -> str:
+        return (
+            f"test -f {data_directory}/global/pg_control || exit 0; "
+            f"runuser -u postgres -- /usr/lib/postgresql/{version}/bin/pg_controldata "
+            f"-D {data_directory} 2>/dev/null | sed -n 's/^Database system identifier: *//p'"
+        )
+
+    def process(self, output):
+        text = "".join(output).strip()
+        return int(text) if text.isdigit() else None

@@ -5,7 +5,9 @@ target). No I/O here, so unit tests cover it whole.
 The repository is on the db host itself (/var/lib/pgbackrest) unless the inventory has a
 `backup` group; with one, pgBackRest 2.45 can only pull (backups run on the backup host, the db
 host pushes WAL to it over SSH; docs/research/pgbackrest-2.45.md), which `repository_on_db_host`
-is the switch for."""
+is the switch for. On both hosts pgBackRest runs as `postgres`, the package's own owner of its
+directories (postgresql-common, which it depends on, makes that account on the backup host
+too)."""
 
 from __future__ import annotations
 
@@ -24,12 +26,42 @@ BINARY = "/usr/bin/pgbackrest"
 ARCHIVE_COMMAND = f"{BINARY} --stanza={STANZA} archive-push %p"
 BACKUP_UNIT = "pgbackrest-backup@{kind}.service"
 BACKUP_TYPES = ("full", "diff")
+# pgBackRest's own account on the db host and on the backup host, and its home there.
+USER = "postgres"
+HOME = "/var/lib/postgresql"
 
 
 def postgres_paths(*, repository_on_db_host: bool) -> tuple[str, ...]:
     """What archive-push (run by the PostgreSQL server) writes: the async spool, its log, its
     lock, and in the single topology the repository itself."""
     return (SPOOL, LOG, LOCK) + ((REPOSITORY,) if repository_on_db_host else ())
+
+
+def forced_command_key(public_key: str, peer_address: str) -> str:
+    """An authorized_keys line admitting `public_key` from `peer_address` only, to run only
+    pgBackRest: the remote end's command line without its first word (the binary's path) goes
+    to our binary; no shell, no forwarding, no terminal (docs/research/pgbackrest-2.45.md)."""
+    return (
+        f'restrict,from="{peer_address}",command="{BINARY} ${{SSH_ORIGINAL_COMMAND#* }}" '
+        f"{public_key}"
+    )
+
+
+def repository_refusal(info: StanzaInfo | None, cluster: int | None) -> str | None:
+    """Why the deploy must leave the repository alone (None: it may create the stanza or use
+    it). A repository of another cluster means the db host was set up anew: archiving into it
+    is refused by pgBackRest, and the stanza must never be "upgraded" onto the new cluster, or
+    its backups would stop being restorable; the operator restores instead. `cluster` is None
+    when the db host has no cluster yet: a new host about to get an empty one."""
+    if info is None or not info.exists or info.system_id == cluster:
+        return None
+    this = f"this one {cluster}" if cluster is not None else "the db host has no cluster yet"
+    return (
+        f"Backups: the repository's stanza {STANZA} belongs to another cluster (system id "
+        f"{info.system_id}, {this}): the db host was set up anew. Skipping the backup setup; "
+        "restore with `python -m bundle.backup restore --inventory <inventory>`, then deploy "
+        "again"
+    )
 
 
 class InfoError(Exception):

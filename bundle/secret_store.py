@@ -60,11 +60,38 @@ def _fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def _ssh_key() -> str:
+    """An ed25519 private key in OpenSSH's format, without a passphrase (a service uses it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return (
+        ed25519.Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
+def ssh_public_key(private_key: str, comment: str) -> str:
+    """The `ssh-ed25519 AAAA... comment` line of an ssh-key secret."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_ssh_private_key(private_key.encode(), password=None)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return f"{public.decode()} {comment}"
+
+
 @dataclass(frozen=True)
 class SecretSpec:
     name: str
     generate: Callable[[], str]
-    kind: str  # "sk-key", "password" or "fernet"
+    kind: str  # "sk-key", "password", "fernet" or "ssh-key"
     affects: str
     rotatable: bool = True
     # Why `rotate` is refused, for the secrets that can never change.
@@ -139,6 +166,21 @@ SPECS = {
                 "would become unreadable; to use a new key, start a new repository"
             ),
         ),
+        # pgBackRest between the db host and the `backup` host, one key per direction, each
+        # admitted by its peer only from that peer's address and only to run pgBackRest.
+        SecretSpec(
+            "pgbackrest_db_ssh_key",
+            _ssh_key,
+            "ssh-key",
+            "postgres@db's key to the backup host (WAL archiving, restores); redeploy db and "
+            "backup together",
+        ),
+        SecretSpec(
+            "pgbackrest_backup_ssh_key",
+            _ssh_key,
+            "ssh-key",
+            "pgbackrest@backup's key to the db host (backups); redeploy db and backup together",
+        ),
     )
 }
 
@@ -168,6 +210,19 @@ def check_value(name: str, value: str) -> None:
             )
         if len(set(value)) < 12:
             raise SecretStoreError(f"{name}: too little variety to be random")
+    elif spec.kind == "ssh-key":
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        try:
+            key = serialization.load_ssh_private_key(value.encode(), password=None)
+        except (ValueError, TypeError):
+            key = None
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise SecretStoreError(
+                f"{name}: must be an ed25519 private key in OpenSSH format without a "
+                "passphrase (ssh-keygen -t ed25519 -N '')"
+            )
     elif spec.kind == "fernet":
         try:
             decoded = base64.urlsafe_b64decode(value.encode())

@@ -29,6 +29,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     down = sub.add_parser("down", help="stop every host and remove networking and mounts")
     down.add_argument("--purge", action="store_true", help="also delete the hosts' disks and keys")
+    purge = sub.add_parser(
+        "purge", help="destroy one host: power it off and delete its disk (`up` makes it anew)"
+    )
+    purge.add_argument("name")
     sub.add_parser("status", help="list hosts, addresses and state")
     ssh = sub.add_parser("ssh", help="open a shell (or run a command) on a host")
     ssh.add_argument("name")
@@ -43,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_up(args)
         if args.command == "down":
             return cmd_down(args)
+        if args.command == "purge":
+            return cmd_purge(args.name)
         if args.command == "status":
             return cmd_status()
         return cmd_ssh(args)
@@ -239,6 +245,26 @@ def cmd_down(args: argparse.Namespace) -> int:
     if left:
         raise TestbedError("could not remove: " + "; ".join(left))
     progress("down" + (" (purged hosts' disks and keys)" if args.purge else ""))
+    return 0
+
+
+def cmd_purge(name: str) -> int:
+    """A lost host, for drills: killed without a shutdown (as a dead disk or a crash would
+    leave it) and its disk deleted. It stays in the testbed's plan: `up` boots it again from the
+    image, with new SSH host keys, and the rest of the testbed is left as it is."""
+    require_root()
+    current = state.load()
+    if current is None or name not in {h.name for h in current.hosts}:
+        known = ", ".join(h.name for h in current.hosts) if current else "none: not up"
+        raise TestbedError(f"no host {name!r} in the testbed (hosts: {known})")
+    for pid in procs.supervisor_pids(name):
+        procs.signal_now(pid)
+    procs.kill_containers(name)
+    guest.unmount_root(name)
+    shutil.rmtree(paths.host_dir(name), ignore_errors=True)
+    if procs.container_pids(name) or paths.host_dir(name).exists():
+        raise TestbedError(f"could not remove {name}: processes or {paths.host_dir(name)} left")
+    progress(f"purged {name}: powered off, disk deleted; `python -m testbed up` makes it anew")
     return 0
 
 

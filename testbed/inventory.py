@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from testbed import paths
 from testbed.state import TestbedState
-from testbed.topology import ROLES
+from testbed.topology import ROLES, SPLIT_ONLY_ROLES
 
 
 def connection_data(address: str) -> dict:
@@ -24,7 +24,7 @@ def connection_data(address: str) -> dict:
 def groups_for(current: TestbedState) -> dict[str, list]:
     """`{group: [(name, data), ...]}`: one group per role plus `testbed_hosts` with every host."""
     groups: dict[str, list] = {"testbed_hosts": []}
-    for role in ROLES:
+    for role in ROLES + SPLIT_ONLY_ROLES:
         groups[role] = []
     for host in current.hosts:
         entry = (host.name, connection_data(host.address))

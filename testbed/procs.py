@@ -49,9 +49,10 @@ def supervisor_pids(name: str | None = None) -> list[int]:
     return found
 
 
-def container_pids() -> list[int]:
-    """systemd-nspawn itself and every process living inside one of our root filesystems."""
-    prefix = str(paths.HOSTS_DIR) + "/"
+def container_pids(name: str | None = None) -> list[int]:
+    """systemd-nspawn itself and every process living inside one of our root filesystems (or
+    `name`'s only)."""
+    prefix = str(paths.host_dir(name) if name else paths.HOSTS_DIR) + "/"
     found = []
     for pid in _pids():
         argv = _cmdline(pid)
@@ -87,12 +88,17 @@ def stop(pids: list[int], *, timeout: float) -> None:
             _signal(pid, signal.SIGKILL)
 
 
-def kill_containers(timeout: float = 10) -> None:
-    for pid in container_pids():
+def kill_containers(name: str | None = None, timeout: float = 10) -> None:
+    for pid in container_pids(name):
         _signal(pid, signal.SIGKILL)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and container_pids():
+    while time.monotonic() < deadline and container_pids(name):
         time.sleep(0.2)
+
+
+def signal_now(pid: int) -> None:
+    """SIGKILL: no clean shutdown."""
+    _signal(pid, signal.SIGKILL)
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -6,13 +6,16 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 
 ROLES = ("db", "cache", "llm", "api", "edge")
+# Roles only the split topology has: the single host keeps its backups itself.
+SPLIT_ONLY_ROLES = ("backup",)
 SUITES = ("bookworm", "trixie")
 TOPOLOGIES = ("single", "split")
 MAX_HOSTS = 16
 # Hosts take addresses from .11 upwards; .1 is the control machine's end of the bridge.
 FIRST_HOST_OFFSET = 11
 
-# split: one host per data role, two behind the edge for each stateless service.
+# split: one host per data role, two behind the edge for each stateless service, and a backup
+# host holding the database's backup repository.
 SPLIT_LAYOUT = (
     ("db1", ("db",)),
     ("cache1", ("cache",)),
@@ -21,6 +24,7 @@ SPLIT_LAYOUT = (
     ("api1", ("api",)),
     ("api2", ("api",)),
     ("edge1", ("edge",)),
+    ("backup1", ("backup",)),
 )
 
 

@@ -12,7 +12,7 @@ from bundle import pgbackrest
 from bundle.backup import parse_args, status_lines
 from bundle.backup_hosts import pgbackrest_command
 from bundle.render import render
-from bundle.secret_store import SPECS, SecretStore, SecretStoreError
+from bundle.secret_store import SPECS, SecretStore, SecretStoreError, check_value, ssh_public_key
 from tests.unit.test_data_tier_rendering import postgres_conf
 
 CIPHER = "Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789abcd"
@@ -28,6 +28,9 @@ def config(**overrides):
             "retention_full": 2,
             "retention_diff": 6,
         },
+        "repository_host": None,
+        "db_host": None,
+        "ssh_user": pgbackrest.USER,
         "process_max": 2,
         "spool": pgbackrest.SPOOL,
         "lock": pgbackrest.LOCK,
@@ -56,10 +59,64 @@ def test_the_single_host_config_holds_an_encrypted_repository_with_retention():
     assert not any(key.endswith("-host") for key in values)
 
 
-def test_a_db_host_without_the_repository_gets_no_key():
-    # The next step (a `backup` group): the db host's config carries no cipher options.
-    values = options(config(repository=None))
-    assert not any(key.startswith("repo1-") for key in values)
+def test_a_db_host_with_a_backup_host_points_at_it_and_gets_no_key():
+    values = options(config(repository=None, repository_host="10.0.0.9"))
+    assert values["repo1-host"] == "10.0.0.9" and values["repo1-host-user"] == "postgres"
+    assert not [k for k in values if k.startswith("repo1-") and not k.startswith("repo1-host")]
+    assert values["archive-async"] == "y" and values["pg1-path"] == "/var/lib/postgresql/15/main"
+    assert "pg1-host" not in values
+
+
+def test_the_backup_host_keeps_the_repository_and_reads_the_cluster_over_ssh():
+    values = options(config(db_host="10.0.0.11"))
+    assert values["repo1-path"] == "/var/lib/pgbackrest"
+    assert values["repo1-cipher-pass"] == CIPHER
+    assert values["pg1-host"] == "10.0.0.11" and values["pg1-host-user"] == "postgres"
+    assert "repo1-host" not in values
+
+
+def test_a_peer_key_is_admitted_from_its_address_only_to_run_pgbackrest():
+    line = pgbackrest.forced_command_key("ssh-ed25519 AAAAC3Nz peer", "10.0.0.9")
+    assert line == (
+        'restrict,from="10.0.0.9",command="/usr/bin/pgbackrest ${SSH_ORIGINAL_COMMAND#* }" '
+        "ssh-ed25519 AAAAC3Nz peer"
+    )
+
+
+def stanza(system_id, backups=()):
+    return pgbackrest.StanzaInfo(0, "ok", system_id, tuple(backups), None, None, False)
+
+
+@pytest.mark.parametrize(
+    ("info", "cluster"),
+    [(None, None), (None, 7), (stanza(None), 7), (stanza(7), 7)],
+)
+def test_the_deploy_sets_up_or_uses_a_repository_of_this_cluster(info, cluster):
+    assert pgbackrest.repository_refusal(info, cluster) is None
+
+
+@pytest.mark.parametrize(("cluster", "said"), [(8, "this one 8"), (None, "has no cluster yet")])
+def test_the_deploy_leaves_a_repository_of_another_cluster_alone(cluster, said):
+    refusal = pgbackrest.repository_refusal(stanza(7), cluster)
+    assert "system id 7" in refusal and said in refusal
+    assert "python -m bundle.backup restore" in refusal
+
+
+def test_a_db_side_command_in_the_split_reads_no_key():
+    command = pgbackrest_command("--stanza=main", "check", with_key=False)
+    assert "PGBACKREST_REPO1_CIPHER_PASS" not in command
+    assert command.startswith("exec runuser -u postgres -- /usr/bin/pgbackrest ")
+
+
+def test_the_ssh_keys_are_generated_as_ed25519_and_checked():
+    key = SPECS["pgbackrest_db_ssh_key"].generate()
+    assert key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    check_value("pgbackrest_db_ssh_key", key)
+    public = ssh_public_key(key, "pgbackrest@db1")
+    assert public.startswith("ssh-ed25519 AAAA") and public.endswith(" pgbackrest@db1")
+    assert key != SPECS["pgbackrest_db_ssh_key"].generate()
+    with pytest.raises(SecretStoreError, match="ed25519 private key"):
+        check_value("pgbackrest_backup_ssh_key", "not a key at all, just some words 123")
 
 
 def test_postgres_archives_with_pgbackrest_within_the_timeout():
@@ -246,33 +303,3 @@ def test_the_cipher_pass_can_never_be_rotated(tmp_path, monkeypatch):
         store.set("pgbackrest_cipher_pass", "Zq8" + CIPHER)
     with pytest.raises(SecretStoreError, match="LiteLLM encrypts"):
         store.rotate("litellm_salt_key")
-
-
-class RecordingHost:
-    def __init__(self):
-        self.noops = []
-
-    def noop(self, message):
-        self.noops.append(message)
-
-
-@pytest.mark.parametrize(
-    ("state", "matches"),
-    [
-        (None, True),  # first deploy: pgBackRest not installed yet
-        ({"cluster_system_id": 1, "info": None, "error": "x"}, True),  # an error is not a match
-        ({"cluster_system_id": 7714366081854393883, "info": "INFO"}, True),
-        ({"cluster_system_id": 42, "info": "INFO"}, False),  # a db host set up anew
-    ],
-)
-def test_the_deploy_never_archives_into_another_clusters_repository(monkeypatch, state, matches):
-    import tasks.backup as task
-
-    recorder = RecordingHost()
-    monkeypatch.setattr(task, "host", recorder)
-    if state and state["info"] == "INFO":
-        state = state | {"info": pgbackrest.parse_info(json.dumps([INFO])), "error": None}
-    assert task._repository_matches_cluster(state) is matches
-    if not matches:
-        assert "restore with `python -m bundle.backup restore" in recorder.noops[0]
-        assert "system id 7714366081854393883, this one 42" in recorder.noops[0]

@@ -27,7 +27,12 @@ def test_split_hosts_fill_their_own_groups_only():
     groups = groups_for(state_for(hosts=None, topology="split"))
     assert [n for n, _ in groups["llm"]] == ["llm1", "llm2"]
     assert [n for n, _ in groups["edge"]] == ["edge1"]
-    assert len(groups["testbed_hosts"]) == 7
+    assert [n for n, _ in groups["backup"]] == ["backup1"]
+    assert len(groups["testbed_hosts"]) == 8
+
+
+def test_the_single_host_keeps_its_own_backups():
+    assert "backup" not in groups_for(state_for(hosts=None, topology="single"))
 
 
 def test_role_less_hosts_have_no_role_groups():

@@ -9,7 +9,7 @@ def test_single_topology_is_one_host_with_every_role():
     assert set(hosts[0].groups) == {"db", "cache", "llm", "api", "edge"}
 
 
-def test_split_topology_spreads_roles_with_two_llm_and_api_hosts():
+def test_split_topology_spreads_roles_with_two_llm_and_api_hosts_and_a_backup_host():
     hosts = topology.plan(hosts=None, topology="split", subnet="10.213.0.0/24")
     by_role = {}
     for host in hosts:
@@ -21,6 +21,7 @@ def test_split_topology_spreads_roles_with_two_llm_and_api_hosts():
         "llm": ["llm1", "llm2"],
         "api": ["api1", "api2"],
         "edge": ["edge1"],
+        "backup": ["backup1"],
     }
     assert len({h.address for h in hosts}) == len(hosts)
 
