@@ -95,6 +95,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         hosts=hosts,
     )
     network.ensure_bridge(paths.SUBNET)
+    raised_from = network.ensure_inotify_instances()
+    if raised_from is not None:
+        progress(
+            f"raised fs.inotify.max_user_instances from {raised_from} to "
+            f"{network.INOTIFY_INSTANCES_FLOOR} (every host's systemd needs its own)"
+        )
     if desired.previous_ip_forward is None:
         desired.previous_ip_forward = network.enable_forwarding()
     else:

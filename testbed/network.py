@@ -102,6 +102,24 @@ def enable_forwarding() -> str:
     return previous
 
 
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+# Every host's systemd (and each of its services' managers) holds inotify instances, and all
+# hosts' root is one uid to the kernel: the default 128 runs out at about eight hosts, and a
+# guest's units then fail with "Too many open files" (user@0.service first).
+INOTIFY_INSTANCES_FLOOR = 1024
+
+
+def ensure_inotify_instances() -> int | None:
+    """Raise the kernel's per-user inotify instance limit to the floor; the old value when it
+    was raised (a limit, not a behaviour: nothing else on the machine notices, so `down` leaves
+    it)."""
+    previous = int(INOTIFY_INSTANCES.read_text())
+    if previous >= INOTIFY_INSTANCES_FLOOR:
+        return None
+    INOTIFY_INSTANCES.write_text(f"{INOTIFY_INSTANCES_FLOOR}\n")
+    return previous
+
+
 def other_testbeds_running() -> bool:
     """Whether another testbed (another TESTBED_PREFIX) still has a host namespace next to its
     bridge: its hosts need forwarding on after this one is gone."""
