@@ -173,7 +173,7 @@ def status(env: Environment, key: str) -> None:
     open_repository(env, key)
     info = read_info(env, key)
     where = (
-        "the backup host" if env.backup else "on the db host itself: it does not survive that host"
+        "on the backup host" if env.backup else "on the db host itself: it does not survive that host"
     )
     print(
         f"stanza {pgbackrest.STANZA}: repository {env.repository_host.name}:"

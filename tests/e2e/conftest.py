@@ -37,12 +37,13 @@ def topology_of(item) -> str | None:
     return callspec.params.get("topology") if callspec else None
 
 
-def run(args, *, timeout=900, check=False, **kwargs):
-    """Run a command from the repository root; return the CompletedProcess and its duration."""
+def run(args, *, timeout=900, check=False, cwd=REPO, **kwargs):
+    """Run a command from the repository root (or `cwd`); return the CompletedProcess and its
+    duration."""
     started = time.monotonic()
     result = subprocess.run(
         [str(a) for a in args],
-        cwd=REPO,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
