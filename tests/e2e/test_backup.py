@@ -128,17 +128,25 @@ def test_a_missing_repository_key_changes_nothing(unchanged, tmp_path):
     assert "has no pgbackrest_cipher_pass" in line
 
 
-def test_an_unreachable_host_changes_nothing(unchanged, tmp_path):
-    # The testbed's inventory with the hosts' SSH address moved to one nobody answers on; the
-    # file is named like the environment so its group_data applies.
+def unreachable_inventory(tmp_path, group=None) -> str:
+    """The testbed's inventory with the SSH address of the hosts (of `group` only, if given)
+    moved to one nobody answers on; the file is named like the environment so its group_data
+    applies."""
     network = state.load().subnet.rsplit(".", 1)[0]
     inventory = tmp_path / "testbed.py"
     inventory.write_text(
         "from testbed import state\nfrom testbed.inventory import groups_for\n"
-        "globals().update({g: [(n, d | {'ssh_hostname': '" + network + ".250'}) "
-        "for n, d in m] for g, m in groups_for(state.load()).items()})\n"
+        "groups = groups_for(state.load())\n"
+        f"lost = {{n for n, _ in groups[{group or 'testbed_hosts'!r}]}}\n"
+        f"moved = {{'ssh_hostname': '{network}.250'}}\n"
+        "globals().update({g: [(n, d | moved if n in lost else d) for n, d in m] "
+        "for g, m in groups.items()})\n"
     )
-    line = unchanged(cli("restore", "--yes", "--inventory", str(inventory)))
+    return str(inventory)
+
+
+def test_an_unreachable_host_changes_nothing(unchanged, tmp_path):
+    line = unchanged(cli("restore", "--yes", "--inventory", unreachable_inventory(tmp_path)))
     assert "unreachable over SSH" in line
 
 

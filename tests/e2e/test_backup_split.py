@@ -27,6 +27,7 @@ from bundle import artifacts
 from tests.fakes.seed_spec import example_for_fake_provider
 
 from .conftest import BIN, REPO, ProcessWatcher, run, run_testbed, secret, ssh
+from .test_backup import store_copy, unreachable_inventory
 from .test_litellm import cost_of, team_spend
 from .through_the_edge import edge_chats
 
@@ -59,8 +60,9 @@ def test_the_repository_is_on_the_backup_host_with_a_first_backup(first_deploy, 
     # Nothing of the repository is on the db host; the backup host holds it, encrypted.
     listed = ssh(roles["db"], "ls -A /var/lib/pgbackrest")
     assert listed.stdout.strip() == "", listed.stdout
-    backup_info = ssh(roles["backup"], "head -c 200 /var/lib/pgbackrest/backup/main/backup.info")
-    assert backup_info.returncode == 0 and "[backrest]" not in backup_info.stdout
+    # Encrypted: pgBackRest's files start with OpenSSL's salt header, not "[backrest]".
+    header = ssh(roles["backup"], "head -c 8 /var/lib/pgbackrest/backup/main/backup.info")
+    assert header.stdout == "Salted__", header.stdout
     output = first_deploy[0].stdout + first_deploy[0].stderr
     assert "does not survive the loss of that host" not in output
 
@@ -90,22 +92,28 @@ def test_the_peers_admit_each_other_only_to_run_pgbackrest(first_deploy, roles):
 
 
 def test_an_unreachable_backup_host_is_one_line_and_changes_nothing(first_deploy, roles, tmp_path):
-    # The testbed's inventory with only the backup host's SSH address moved to one nobody
-    # answers on; the file is named like the environment so its group_data applies.
-    network = roles["address"][roles["db"]].rsplit(".", 1)[0]
-    inventory = tmp_path / "testbed.py"
-    inventory.write_text(
-        "from testbed import state\nfrom testbed.inventory import groups_for\n"
-        "globals().update({g: [(n, d | ({'ssh_hostname': '" + network + ".250'} "
-        "if g == 'backup' else {})) for n, d in m] for g, m in groups_for(state.load()).items()})\n"
-    )
     before = ssh(roles["db"], "head -1 /var/lib/postgresql/15/main/postmaster.pid").stdout
+    inventory = unreachable_inventory(tmp_path, "backup")
     result = run(
-        [sys.executable, "-m", "bundle.backup", "restore", "--yes", "--inventory", str(inventory)]
+        [sys.executable, "-m", "bundle.backup", "restore", "--yes", "--inventory", inventory]
     )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and result.stdout == "", result.stdout + result.stderr
     assert len(lines) == 1 and f"{roles['backup']}: unreachable over SSH" in lines[0], lines
+    assert ssh(roles["db"], "head -1 /var/lib/postgresql/15/main/postmaster.pid").stdout == before
+
+
+def test_a_wrong_repository_key_is_one_line_and_changes_nothing(first_deploy, roles, tmp_path):
+    def wrong(entries):
+        entries["pgbackrest_cipher_pass"]["value"] = "Wr0ngKeyWr0ngKeyWr0ngKeyWr0ngKeyWr0ngKey"
+
+    before = ssh(roles["db"], "head -1 /var/lib/postgresql/15/main/postmaster.pid").stdout
+    result = backup_cli("restore", "--yes", env=store_copy(tmp_path, wrong))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and result.stdout == "", result.stdout + result.stderr
+    assert len(lines) == 1, lines
+    assert f"{roles['backup']}:/var/lib/pgbackrest: the repository key" in lines[0], lines
+    assert "is not the key this repository was encrypted with" in lines[0]
     assert ssh(roles["db"], "head -1 /var/lib/postgresql/15/main/postmaster.pid").stdout == before
 
 
