@@ -28,7 +28,7 @@ from tests.fakes.seed_spec import example_for_fake_provider
 
 from .conftest import BIN, REPO, ProcessWatcher, run, run_testbed, secret, ssh
 from .test_backup import store_copy, unreachable_inventory
-from .test_litellm import cost_of, team_spend
+from .test_litellm import team_spend
 from .through_the_edge import edge_chats
 
 pytestmark = [
@@ -119,8 +119,8 @@ def test_a_wrong_repository_key_is_one_line_and_changes_nothing(first_deploy, ro
 
 @pytest.fixture(scope="module")
 def seeded(first_deploy, fake_provider_url, tmp_path_factory):
-    """TEAMS teams seeded through provisioning (SaaS rows and LiteLLM teams and keys), their
-    keys, and their model."""
+    """TEAMS teams seeded through provisioning (SaaS rows and LiteLLM teams and keys): their
+    keys, and their model as the spec declares it."""
     spec = example_for_fake_provider(fake_provider_url, key_env="SEED_PROVIDER_KEY")
     template = spec["teams"][0]
     spec["teams"] = [
@@ -149,8 +149,18 @@ def seeded(first_deploy, fake_provider_url, tmp_path_factory):
     )
     assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr[-2000:]
     keys = json.loads(keys_file.read_text())
-    model = spec["model_groups"][0]["models"][0]
+    name = spec["model_groups"][0]["models"][0]
+    model = next(m for m in spec["models"] if m["name"] == name)
     return {team["id"]: keys[team["id"]] for team in spec["teams"]}, model
+
+
+def cost_of(model, usages) -> float:
+    """What LiteLLM charges for `usages` at the seed spec's prices (per 1,000 tokens)."""
+    return sum(
+        u["prompt_tokens"] * model["input_cost_per_1k_tokens"] / 1000
+        + u["completion_tokens"] * model["output_cost_per_1k_tokens"] / 1000
+        for u in usages
+    )
 
 
 def traffic(roles, seeded, count, spent):
@@ -159,8 +169,8 @@ def traffic(roles, seeded, count, spent):
     keys, model = seeded
     edge = roles["address"][roles["edge"]]
     for team, key in keys.items():
-        usages, _ = edge_chats(edge, key, model, count)
-        expected = spent.get(team, 0.0) + cost_of(usages)
+        usages, _ = edge_chats(edge, key, model["name"], count)
+        expected = spent.get(team, 0.0) + cost_of(model, usages)
         spent[team] = team_spend(roles, team, settled_with=expected, within=30)
         assert spent[team] == pytest.approx(expected, rel=1e-9), team
     return spent
@@ -239,7 +249,9 @@ def test_the_db_host_destroyed_comes_back_from_the_backup_host_at_t(
     edge = roles["address"][roles["edge"]]
     for team, key in keys.items():
         assert team_spend(roles, team) == pytest.approx(at_t[team], rel=1e-9), team
-        edge_chats(edge, key, model, 1)  # the team key works, the provider credential decrypts
+        edge_chats(
+            edge, key, model["name"], 1
+        )  # the team key works, the provider credential decrypts
     recovered = time.time()
     drift = run(
         [sys.executable, "-m", "provisioning", "drift", "--inventory", INVENTORY],
