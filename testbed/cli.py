@@ -266,9 +266,16 @@ def cmd_purge(name: str) -> int:
     for pid in procs.supervisor_pids(name):
         procs.signal_now(pid)
     procs.kill_containers(name)
+    # The guest's own processes live on after nspawn is gone; its network namespace holds them
+    # all (its init with them: killing that ends its pid namespace).
+    deadline = time.monotonic() + 30
+    while (left := network.netns_pids(name)) and time.monotonic() < deadline:
+        for pid in left:
+            procs.signal_now(pid)
+        time.sleep(0.5)
     guest.unmount_root(name)
     shutil.rmtree(paths.host_dir(name), ignore_errors=True)
-    if procs.container_pids(name) or paths.host_dir(name).exists():
+    if network.netns_pids(name) or procs.container_pids(name) or paths.host_dir(name).exists():
         raise TestbedError(f"could not remove {name}: processes or {paths.host_dir(name)} left")
     progress(f"purged {name}: powered off, disk deleted; `python -m testbed up` makes it anew")
     return 0

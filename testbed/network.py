@@ -139,6 +139,16 @@ def netns_exists(netns: str) -> bool:
     return Path("/run/netns", netns).exists()
 
 
+def netns_pids(name: str) -> list[int]:
+    """Every process in the host's network namespace: its whole guest, whichever pid and mount
+    namespace it is in (a guest's init outlives a SIGKILLed systemd-nspawn)."""
+    netns = paths.netns_name(name)
+    if not netns_exists(netns):
+        return []
+    listed = run(["ip", "netns", "pids", netns], check=False)
+    return [int(p) for p in listed.stdout.split() if p.isdigit()]
+
+
 def ensure_host_network(*, name: str, address: str, mac: str, subnet: str) -> None:
     """A namespace with `eth0` (fixed MAC, fixed address) plugged into the bridge."""
     netns, veth = paths.netns_name(name), paths.veth_name(name)
