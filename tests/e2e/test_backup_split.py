@@ -249,10 +249,16 @@ def test_the_db_host_destroyed_comes_back_from_the_backup_host_at_t(
     edge = roles["address"][roles["edge"]]
     for team, key in keys.items():
         assert team_spend(roles, team) == pytest.approx(at_t[team], rel=1e-9), team
-        edge_chats(
-            edge, key, model["name"], 1
-        )  # the team key works, the provider credential decrypts
+        # The team key works, the provider credential decrypts.
+        edge_chats(edge, key, model["name"], 1)
     recovered = time.time()
+    print(
+        f"restore drill: RPO {lost - archived:.0f} s (the host was lost that long after the last "
+        f"archived WAL segment; archive_timeout 60 s bounds it), RTO {recovered - lost:.0f} s "
+        f"(boot {up.seconds:.0f} s, deploy {deployed.seconds:.0f} s, restore "
+        f"{restored.seconds:.0f} s)"
+    )
+
     drift = run(
         [sys.executable, "-m", "provisioning", "drift", "--inventory", INVENTORY],
         cwd=clone,
@@ -260,12 +266,6 @@ def test_the_db_host_destroyed_comes_back_from_the_backup_host_at_t(
         timeout=600,
     )
     assert drift.returncode == 0, drift.stdout + drift.stderr
-    print(
-        f"restore drill: RPO {lost - archived:.0f} s (host lost {lost - archived:.0f} s after "
-        f"the last archived segment; archive_timeout 60 s), RTO {recovered - lost:.0f} s "
-        f"(boot {up.seconds:.0f} s, deploy {deployed.seconds:.0f} s, restore "
-        f"{restored.seconds:.0f} s)"
-    )
 
     again = run(
         [BIN / "pyinfra", "-y", "--json", INVENTORY, "deploy.py"], cwd=clone, env=env, timeout=1800
