@@ -20,7 +20,7 @@ import pytest
 from bundle import artifacts
 from testbed import state as testbed_state
 
-from .conftest import deploy_json, psql_as_litellm, ssh
+from .conftest import deploy_json, psql_as_litellm, pyinfra, ssh
 from .test_litellm import LOAD_RPM, PORT, catalog, restarted_ports, team_key  # noqa: F401
 from .through_the_edge import EdgeLoad
 
@@ -89,6 +89,17 @@ def test_a_new_lock_rolls_out_back_and_forward_under_load_with_no_failed_request
     # When each host installed each venv: a switch back must not change it.
     installed = {host: dict(state["installed"]) for host, state in before.items()}
     ledger_before = ledger(roles)
+    # Bad input: one line naming the key, the file and the remedy; no operation runs anywhere.
+    refused = pyinfra(
+        "-y", "inventories/testbed.py", "deploy.py", "--data", "litellm_lock=litellm-x"
+    )
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert (
+        "litellm_lock = 'litellm-x' but bundle/requirements/litellm-x.lock does not exist" in output
+    )
+    assert "Starting operation" not in output
+    assert {host: releases(host) for host in llm_hosts} == before
     _team, key = team_key(admin, catalog, max_budget=100.0, rpm_limit=LOAD_RPM)
     measured = []
     edge_team = {"key": key, "model": catalog["model"]}
