@@ -36,21 +36,25 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GATEWAY_ARTIFACT_CACHE", Path(base) / "gateway-bundle"))
 
 
-def lock_path(name: str) -> Path:
-    return REQUIREMENTS / f"{name}.lock"
+def lock_path(name: str, lock: str | None = None) -> Path:
+    """`bundle/requirements/<lock>.lock`; `lock` names one of several locks of `name` (LiteLLM's
+    `litellm_lock`), by default `<name>.lock`."""
+    return REQUIREMENTS / f"{lock or name}.lock"
 
 
-def lock_digest(name: str) -> str:
-    return hashlib.sha256(lock_path(name).read_bytes()).hexdigest()[:16]
+def lock_digest(name: str, lock: str | None = None) -> str:
+    return hashlib.sha256(lock_path(name, lock).read_bytes()).hexdigest()[:16]
 
 
-def artifact_name(name: str) -> str:
-    return f"{name}-{lock_digest(name)}"
+def artifact_name(name: str, lock: str | None = None) -> str:
+    """`<name>-<digest of the lock's bytes>`: another lock, another venv; the same bytes under
+    another file name, the same venv."""
+    return f"{name}-{lock_digest(name, lock)}"
 
 
-def wheelhouse(name: str) -> Path:
+def wheelhouse(name: str, lock: str | None = None) -> Path:
     """The cached wheelhouse for `name`'s lock, downloaded (hash-checked) on first use."""
-    target = cache_dir() / "wheelhouse" / artifact_name(name)
+    target = cache_dir() / "wheelhouse" / artifact_name(name, lock)
     if (target / ".complete").exists():
         return target
     if sys.version_info[:2] != TARGET_PYTHON:
@@ -73,7 +77,7 @@ def wheelhouse(name: str) -> Path:
             "--dest",
             str(partial),
             "--requirement",
-            str(lock_path(name)),
+            str(lock_path(name, lock)),
         ],
         capture_output=True,
         text=True,
@@ -82,23 +86,23 @@ def wheelhouse(name: str) -> Path:
     if result.returncode != 0:
         detail = [line for line in result.stderr.splitlines() if "ERROR" in line][-1:]
         raise ArtifactError(
-            f"{lock_path(name)}: could not download every pinned wheel"
+            f"{lock_path(name, lock)}: could not download every pinned wheel"
             + (f" ({detail[0].strip()})" if detail else "")
             + "; check the package index is reachable, or re-lock with `make lock-litellm`"
         )
-    (partial / ".complete").write_text(lock_digest(name) + "\n")
+    (partial / ".complete").write_text(lock_digest(name, lock) + "\n")
     _publish(partial, target)
     return target
 
 
-def bundle_tar(name: str) -> Path:
+def bundle_tar(name: str, lock: str | None = None) -> Path:
     """One deterministic tar of the wheelhouse plus its lock (sorted, zero mtimes, root-owned)."""
-    source = wheelhouse(name)
+    source = wheelhouse(name, lock)
     tar_path = source.with_suffix(".tar")
     if tar_path.exists():
         return tar_path
     members = [(p.name, p) for p in sorted(source.iterdir()) if p.suffix == ".whl"]
-    members.append(("requirements.lock", lock_path(name)))
+    members.append(("requirements.lock", lock_path(name, lock)))
     return _deterministic_tar(tar_path, members)
 
 

@@ -140,7 +140,8 @@ def venv_from_wheelhouse(tar: str, root: str, artifact: str):
     Each wheelhouse gets its own venv, `<root>/venvs/<artifact>`, built at its final path (a
     venv's scripts name their interpreter by path); `<root>/venv` is a symlink switched
     atomically once the new venv is complete, so a reader never sees a half-installed one.
-    An unchanged wheelhouse is "No change".
+    The previous venv is kept (older ones are removed) and switching back to it reinstalls
+    nothing. An unchanged wheelhouse is "No change".
     """
     from bundle.facts import FileText
 
@@ -148,8 +149,11 @@ def venv_from_wheelhouse(tar: str, root: str, artifact: str):
     if host.get_fact(FileText, path=f"{link}/.gateway-artifact") == artifact:
         host.noop(f"{link} holds {artifact}")
         return
-    for step in venv_steps(tar, root, artifact):
-        yield StringCommand(step)
+    # The marker is written once the venv is complete: a kept one (the release before the last
+    # switch) is switched back to as it is, a rollback without a reinstall.
+    if host.get_fact(FileText, path=f"{target}/.gateway-artifact") != artifact:
+        for step in venv_steps(tar, root, artifact):
+            yield StringCommand(step)
     yield from _switch_link(link, target, f"{root}/venvs", artifact)
 
 
@@ -158,8 +162,8 @@ def release_from_tar(tar: str, releases: str, link: str, release: str):
     """
     `link` pointing at `<releases>/<release>`, unpacked from the pushed `tar`; the link is
     switched atomically once the release is complete. The previous release is kept (a running
-    process may still read it until its restart); older ones are removed. An unchanged
-    release is "No change".
+    process may still read it until its restart, and a rollback switches back to it without
+    unpacking); older ones are removed. An unchanged release is "No change".
     """
     from bundle.facts import FileText
 
@@ -167,8 +171,9 @@ def release_from_tar(tar: str, releases: str, link: str, release: str):
     if host.get_fact(FileText, path=f"{link}/.gateway-release") == release:
         host.noop(f"{link} holds {release}")
         return
-    for step in release_steps(tar, releases, release):
-        yield StringCommand(step)
+    if host.get_fact(FileText, path=f"{target}/.gateway-release") != release:
+        for step in release_steps(tar, releases, release):
+            yield StringCommand(step)
     yield from _switch_link(link, target, releases, release)
 
 

@@ -21,7 +21,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from bundle import artifacts, firewall, peers, sizing
+from bundle import artifacts, firewall, litellm_release, peers, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import FileText, LiteLLMPendingMigrations
@@ -59,6 +59,9 @@ ENV_FILE = f"{ETC}/litellm.env"
 SINGLE_UNIT = "/etc/systemd/system/litellm.service"
 
 DEFAULTS = LITELLM_INSTANCE_DEFAULTS | {
+    # The release: bundle/requirements/<litellm_lock>.lock. An upgrade is a new lock named here;
+    # a rollback deploys the previous name again (bundle/litellm_release.py).
+    "litellm_lock": litellm_release.DEFAULT,
     # "bundled": our Node bridge over Prisma's WebAssembly engine, migrations by engine/migrate.py
     # (no download from Prisma's servers). "native": upstream's binaries and `prisma migrate
     # deploy`, for hosts that can reach binaries.prisma.sh.
@@ -99,9 +102,23 @@ def spend_flush_seconds() -> float:
     return value
 
 
+def litellm_lock() -> str:
+    """The lock this host runs, the same on every llm host (checked while the deploy is being
+    prepared: an error stops it before any operation runs on any host)."""
+    locks = {
+        member.name: member.data.get("litellm_lock") or DEFAULTS["litellm_lock"]
+        for member in inventory.get_group("llm", [])
+    }
+    for name, lock in locks.items():
+        litellm_release.check_lock(name, lock)
+    litellm_release.check_same_lock(locks)
+    return litellm_release.check_lock(host.name, setting("litellm_lock"))
+
+
 @deploy("LiteLLM")
 def deploy_litellm():
     require_target_python("LiteLLM", "llm")
+    lock = litellm_lock()
     mode = engine_mode()
     flush_seconds = spend_flush_seconds()
     own_address = host.data.get("private_address")
@@ -141,25 +158,35 @@ def deploy_litellm():
         link=ENGINE,
         release=artifacts.engine_name(),
     )
-    files.put(
-        name="Push the LiteLLM wheelhouse",
-        src=str(artifacts.bundle_tar("litellm")),
-        dest=f"{CACHE}/litellm-wheelhouse.tar",
-        mode="600",
-    )
-    generated = f"{artifacts.artifact_name('litellm')}+{artifacts.engine_name()}+{mode}"
-    client_current = host.get_fact(FileText, path=f"{VENV}/.prisma-generated") == generated
+    artifact = artifacts.artifact_name("litellm", lock)
+    release = f"{ROOT}/venvs/{artifact}"
+    # A venv kept from an earlier deploy (the one before an upgrade, say) is switched back to,
+    # not rebuilt: its wheelhouse need not travel again.
+    kept = host.get_fact(FileText, path=f"{release}/.gateway-artifact") == artifact
+    if kept:
+        host.noop(f"{release} is installed: the LiteLLM wheelhouse stays on the control machine")
+    else:
+        files.put(
+            name="Push the LiteLLM wheelhouse",
+            src=str(artifacts.bundle_tar("litellm", lock)),
+            dest=f"{CACHE}/litellm-wheelhouse.tar",
+            mode="600",
+        )
+    generated = f"{artifact}+{artifacts.engine_name()}+{mode}"
+    # The client lives in the venv: one generated for this venv and engine is still good after
+    # switching back to it.
+    client_current = host.get_fact(FileText, path=f"{release}/.prisma-generated") == generated
     venv = venv_from_wheelhouse(
         name="Install LiteLLM from the wheelhouse",
         tar=f"{CACHE}/litellm-wheelhouse.tar",
         root=ROOT,
-        artifact=artifacts.artifact_name("litellm"),
+        artifact=artifact,
     )
     client = server.shell(
         name="Generate LiteLLM's Prisma client",
         commands=[prisma_generate_command(mode), f"echo {generated} > {VENV}/.prisma-generated"],
-        # Facts are read before anything runs: also regenerate when this run replaced either.
-        _if=lambda: not client_current or venv.did_change() or engine.did_change(),
+        # Facts are read before anything runs: also regenerate when this run built either anew.
+        _if=lambda: not client_current or (venv.did_change() and not kept) or engine.did_change(),
     )
 
     config = rendered_file(
@@ -193,7 +220,7 @@ def deploy_litellm():
         redis_port=setting("redis_port"),
         redis_password=secrets["redis_litellm_password"],
     )
-    _migrate_once(mode, venv)
+    _migrate_once(mode, venv, release if kept else None)
     _retire_other_units(ports)
     unit = rendered_file(
         "litellm/litellm@.service.j2",
@@ -308,9 +335,12 @@ def caddy_seconds(duration: str) -> float:
     return sum(float(number) * units[unit] for number, unit in parts)
 
 
-def _migrate_once(mode: str, venv) -> None:
+def _migrate_once(mode: str, venv, kept_release: str | None) -> None:
     """Apply LiteLLM's migrations from the first `llm` host only, before any host restarts (each
-    operation runs on every host before the next one starts)."""
+    operation runs on every host before the next one starts). They run when the release this
+    deploy switches to may ship migrations the database lacks: counted with that release's own
+    runner when its venv is already on the host (a rollback, or forward again), unknown for a
+    venv this run builds."""
     first = inventory.get_group("llm")[0]
     if host.name != first.name:
         host.noop(f"LiteLLM migrations run from {first.name}")
@@ -319,16 +349,16 @@ def _migrate_once(mode: str, venv) -> None:
         # Upstream's way: LiteLLM runs `prisma migrate deploy` itself at start.
         host.noop("native engine: LiteLLM applies its migrations at start")
         return
-    # None when it cannot be known yet (first run: no venv, no database); a new venv may ship
-    # new migrations.
+    # None when it cannot be known yet (first run: no venv, no database; a venv built by this
+    # run, which may ship new migrations).
     pending = host.get_fact(
         LiteLLMPendingMigrations,
-        python=f"{VENV}/bin/python",
+        python=f"{kept_release or VENV}/bin/python",
         runner=f"{ENGINE}/migrate.py",
         env_file=ENV_FILE,
     )
     server.shell(
         name="Apply LiteLLM's database migrations",
         commands=[f"{VENV}/bin/python {ENGINE}/migrate.py --env-file {ENV_FILE}"],
-        _if=lambda: pending != 0 or venv.did_change(),
+        _if=lambda: pending != 0 or (venv.did_change() and kept_release is None),
     )
