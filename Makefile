@@ -46,8 +46,9 @@ $(ENGINE_MODULES): engine/package-lock.json
 	touch $@
 
 # pytest exits 5 when it collected no test; that is reported, not turned into a make error.
+# The slowest tests are listed at the end: the run must stay well inside CI's time limit.
 test: setup system-deps $(ENGINE_MODULES)
-	@$(BIN)/pytest tests/unit tests/integration tests/e2e; status=$$?; \
+	@$(BIN)/pytest --durations=25 tests/unit tests/integration tests/e2e; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; \
 	exit $$status
 

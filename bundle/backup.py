@@ -172,9 +172,9 @@ def archiver(env: Environment) -> dict:
 def status(env: Environment, key: str) -> None:
     open_repository(env, key)
     info = read_info(env, key)
-    where = (
-        "on the backup host" if env.backup else "on the db host itself: it does not survive that host"
-    )
+    where = "on the backup host"
+    if env.backup is None:
+        where = "on the db host itself: it does not survive that host"
     print(
         f"stanza {pgbackrest.STANZA}: repository {env.repository_host.name}:"
         f"{pgbackrest.REPOSITORY} ({where})"

@@ -1,4 +1,5 @@
-"""Production hosts: an example to copy and edit. Groups are roles (db, cache, llm, api, edge, backup).
+"""Production hosts: an example to copy and edit. Groups are roles (db, cache, llm, api, edge,
+backup).
 
 Hosts are reached over SSH as root with the operator's key. `private_address` is where a
 host's peers reach it (services listen only there). Per-environment values live in

@@ -253,10 +253,10 @@ def test_the_db_host_destroyed_comes_back_from_the_backup_host_at_t(
         edge_chats(edge, key, model["name"], 1)
     recovered = time.time()
     print(
-        f"restore drill: RPO {lost - archived:.0f} s (the host was lost that long after the last "
-        f"archived WAL segment; archive_timeout 60 s bounds it), RTO {recovered - lost:.0f} s "
-        f"(boot {up.seconds:.0f} s, deploy {deployed.seconds:.0f} s, restore "
-        f"{restored.seconds:.0f} s)"
+        f"restore drill: RPO {archived - target.timestamp():.0f} s (a write at T was on the "
+        f"backup host that much later; archive_timeout 60 s bounds it), RTO "
+        f"{recovered - lost:.0f} s from the host's loss to every team served again (boot "
+        f"{up.seconds:.0f} s, deploy {deployed.seconds:.0f} s, restore {restored.seconds:.0f} s)"
     )
 
     drift = run(
