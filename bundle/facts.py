@@ -254,9 +254,10 @@ class PendingUpgrades(FactBase):
 
 class PgBackRestState(FactBase):
     """
-    The cluster's system id and the repository's stanza, as the db host's own pgBackRest sees
-    them; ``None`` before pgBackRest is installed. ``info`` is ``None`` when the stanza could
-    not be read, with ``error`` saying why.
+    The cluster's system id and the repository's stanza, as this host's own pgBackRest sees
+    them (on a backup host, which runs no cluster, the system id is ``None``); ``None`` before
+    pgBackRest is installed. ``info`` is ``None`` when the stanza could not be read, with
+    ``error`` saying why.
 
     .. code:: python
 
