@@ -17,9 +17,9 @@ from selenium.webdriver.common.by import By
 
 from .browser import quiet_webdriver_wire, start_chromium, wait_for
 
-# LiteLLM 1.108.7's login page (/ui/login/): a form with these inputs and one submit button;
-# a rejected login adds a role=alert box ("Invalid credentials ...") next to the one that is
-# always there ("Default Credentials ...").
+# LiteLLM's login page (/ui/login/, 1.108.7 and 1.108.12): a form with these inputs and one
+# submit button; a rejected login adds a role=alert box ("Invalid credentials ...") next to the
+# one that is always there ("Default Credentials ...").
 USERNAME_INPUT = (By.NAME, "username")
 PASSWORD_INPUT = (By.NAME, "password")
 SUBMIT_BUTTON = (By.CSS_SELECTOR, "form button[type='submit']")

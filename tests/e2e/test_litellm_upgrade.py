@@ -1,15 +1,17 @@
-"""The upgrade drill on the split topology: a new LiteLLM lock rolls out under continuous load
-through the edge, then back, then forward again. Each time: no failed request, the migrations
-from the first llm host only (never from the others), every instance of every llm host restarted
-once, the previous venv kept (and switched back to without reinstalling), and a second deploy in
-which every operation is "No change".
+"""The upgrade drill on the split topology, between two real LiteLLM releases under continuous
+load through the edge: the testbed runs today's pin (1.108.12, `litellm.lock`) as every new
+install does; the drill rolls it back to the release pinned before it (1.108.7,
+`litellm-1.108.7.lock`), which these hosts never ran, then forward again. Each time: no failed
+request, the migrations from the first llm host only (never from the others), every instance
+of every llm host restarted once, the previous venv kept (and switched back to without
+reinstalling), and a second deploy in which every operation is "No change".
 
-The new lock is `bundle/requirements/litellm-drill.lock`: no LiteLLM newer than 1.108.7
-resolves from the package index here, so it is today's lock with idna moved (its header says
-why); a different digest, so a different venv, exactly as a new release would be.
+The release new to the hosts is the older one here, because the testbed is deployed with
+today's pin once for every test of its topology; the operations are the same in both
+directions (a venv new to the hosts: pushed, installed, its migrations run once; a kept one:
+switched to), and across the two steps the edge serves a mix of both releases each way.
 
-Late in its topology (last_in_topology): it leaves the testbed on the drill's lock, and the
-next deploy of the default lock would roll it back once more."""
+Late in its topology (last_in_topology): it changes the release the llm hosts run."""
 
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from .through_the_edge import EdgeLoad
 pytestmark = [pytest.mark.last_in_topology]
 
 ROOT = "/opt/litellm"
-DEFAULT, DRILL = "litellm", "litellm-drill"
-IDNA = {DEFAULT: "3.20", DRILL: "3.19"}
+DEFAULT, PREVIOUS = "litellm", "litellm-1.108.7"
+VERSION = {DEFAULT: "1.108.12", PREVIOUS: "1.108.7"}
 MIGRATIONS = "Apply LiteLLM's database migrations"
 
 
@@ -53,27 +55,28 @@ def ledger(roles) -> tuple[int, int]:
 
 def releases(host: str) -> dict:
     """What the host runs and keeps: the venv link's target, the venvs and engines present,
-    idna's version in the current venv, and each venv's install time (its marker's mtime)."""
+    LiteLLM's version in the current venv, and each venv's install time (its marker's mtime)."""
     script = (
         f"basename $(readlink {ROOT}/venv); ls {ROOT}/venvs | tr '\\n' ' '; echo; "
         f"ls {ROOT}/engines | tr '\\n' ' '; echo; "
-        f"{ROOT}/venv/bin/python -c 'import importlib.metadata as m; print(m.version(\"idna\"))'; "
+        f"{ROOT}/venv/bin/python -c "
+        "'import importlib.metadata as m; print(m.version(\"litellm\"))'; "
         f"stat -c '%n %Y' {ROOT}/venvs/*/.gateway-artifact"
     )
     result = ssh(host, script, timeout=120)
     assert result.returncode == 0, result.stderr
-    current, venvs, engines, idna, *stamps = result.stdout.strip().splitlines()
+    current, venvs, engines, version, *stamps = result.stdout.strip().splitlines()
     return {
         "current": current,
         "venvs": set(venvs.split()),
         "engines": set(engines.split()),
-        "idna": idna,
+        "version": version,
         "installed": {line.split("/")[-2]: line.split()[-1] for line in stamps},
     }
 
 
 @pytest.mark.parametrize("topology", ["split"], indirect=True)
-def test_a_new_lock_rolls_out_back_and_forward_under_load_with_no_failed_request(
+def test_a_release_rolls_back_and_forward_under_load_with_no_failed_request(
     first_deploy,
     roles,
     admin,
@@ -82,7 +85,7 @@ def test_a_new_lock_rolls_out_back_and_forward_under_load_with_no_failed_request
 ):
     llm_hosts = sorted(h.name for h in testbed_state.load().hosts if "llm" in h.groups)
     first_llm = roles["llm"]
-    artifact = {lock: artifacts.artifact_name("litellm", lock) for lock in (DEFAULT, DRILL)}
+    artifact = {lock: artifacts.artifact_name("litellm", lock) for lock in (DEFAULT, PREVIOUS)}
     before = {host: releases(host) for host in llm_hosts}
     for state in before.values():
         assert state["current"] == artifact[DEFAULT], state
@@ -106,10 +109,10 @@ def test_a_new_lock_rolls_out_back_and_forward_under_load_with_no_failed_request
     with EdgeLoad(roles["address"][roles["edge"]], edge_team, api=False) as load:
         load.run_for(10)
         for step, lock, previous in (
-            ("upgrade", DRILL, DEFAULT),
-            ("rollback", DEFAULT, DRILL),
-            ("forward", DRILL, DEFAULT),
+            ("rollback to a release new to the hosts", PREVIOUS, DEFAULT),
+            ("forward to the kept release", DEFAULT, PREVIOUS),
         ):
+            new_to_the_hosts = lock == PREVIOUS
             started = time.monotonic()
             report, seconds = deploy_json(
                 "inventories/testbed.py", "--data", f"litellm_lock={lock}"
@@ -127,21 +130,21 @@ def test_a_new_lock_rolls_out_back_and_forward_under_load_with_no_failed_request
             # Migrations once, from the first llm host: a venv new to the hosts may ship new
             # ones; a kept venv's are counted by its own runner (here: none pending).
             migrated = changed_on(report, MIGRATIONS)
-            assert migrated == ([first_llm] if step == "upgrade" else []), (step, migrated)
+            assert migrated == ([first_llm] if new_to_the_hosts else []), (step, migrated)
             restarted = {port: sorted(hosts) for port, hosts in restarted_ports(report).items()}
             assert restarted == {PORT: llm_hosts, PORT + 1: llm_hosts}, (step, restarted)
             assert changed_on(report, "Install LiteLLM from the wheelhouse") == llm_hosts
             pushed = changed_on(report, "Push the LiteLLM wheelhouse")
-            assert pushed == (llm_hosts if step == "upgrade" else []), (step, pushed)
+            assert pushed == (llm_hosts if new_to_the_hosts else []), (step, pushed)
             for op in again["results"]["operations"]:
                 assert op["success"] == [] and op["error"] == [], (step, op["name"])
             for host in llm_hosts:
                 state = releases(host)
                 assert state["current"] == artifact[lock], (step, host, state)
                 assert state["venvs"] == {artifact[lock], artifact[previous]}, (step, host)
-                assert state["idna"] == IDNA[lock], (step, host)
+                assert state["version"] == VERSION[lock], (step, host)
                 assert state["engines"] == before[host]["engines"], (step, host)
-                if step == "upgrade":
+                if new_to_the_hosts:
                     installed[host][artifact[lock]] = state["installed"][artifact[lock]]
                 else:  # switched back to, never reinstalled
                     assert state["installed"] == installed[host], (step, host)

@@ -217,8 +217,8 @@ def litellm_files(work_dir):
     """LiteLLM's schema.prisma and migrations, from the wheels the bundle ships."""
     wheelhouse = artifacts.wheelhouse("litellm")
     target = work_dir / "litellm"
-    (litellm_wheel,) = wheelhouse.glob("litellm-1.108.7-*.whl")
-    (extras_wheel,) = wheelhouse.glob("litellm_proxy_extras-0.4.110-*.whl")
+    (litellm_wheel,) = wheelhouse.glob("litellm-[0-9]*.whl")
+    (extras_wheel,) = wheelhouse.glob("litellm_proxy_extras-[0-9]*.whl")
     with zipfile.ZipFile(litellm_wheel) as wheel:
         wheel.extract("litellm/proxy/schema.prisma", target)
     with zipfile.ZipFile(extras_wheel) as wheel:

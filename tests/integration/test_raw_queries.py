@@ -1,5 +1,6 @@
 """Raw queries as LiteLLM and litellm-proxy-extras issue them (copied from litellm 1.108.7's
-proxy code), including PostgreSQL catalog types the pg driver adapter does not know."""
+proxy code, unchanged in 1.108.12), including PostgreSQL catalog types the pg driver adapter
+does not know."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def test_the_tar_holds_sorted_root_owned_wheels_and_the_lock(fake_lock):
 
 def test_the_real_lock_pins_litellm_and_prisma_with_hashes():
     lock = (artifacts.REQUIREMENTS / "litellm.lock").read_text()
-    assert "\nlitellm==1.108.7 \\\n" in lock and "\nprisma==0.15.0 \\\n" in lock
+    assert "\nlitellm==1.108.12 \\\n" in lock and "\nprisma==0.15.0 \\\n" in lock
     pins = [line for line in lock.splitlines() if "==" in line and not line.startswith(" ")]
     hashes = lock.count("--hash=sha256:")
     assert len(pins) > 100 and hashes >= len(pins)

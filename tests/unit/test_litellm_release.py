@@ -8,6 +8,7 @@ from bundle import artifacts, litellm_release, operations
 from bundle.preflight import PreflightError
 
 LOCKS = litellm_release.REQUIREMENTS
+PREVIOUS = "litellm-1.108.7"  # the release pinned before today's, kept for rollbacks
 GOOD = "litellm==1.0 \\\n    --hash=sha256:aa\nprisma==0.15.0 \\\n    --hash=sha256:bb\n"
 
 
@@ -19,19 +20,19 @@ def requirements(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_the_default_and_the_drill_lock_are_hash_locked_litellm_locks():
+def test_the_default_and_the_previous_release_are_hash_locked_litellm_locks():
     assert litellm_release.check_lock("llm1", None) == "litellm"
-    assert litellm_release.check_lock("llm1", "litellm-drill") == "litellm-drill"
-    assert {"litellm", "litellm-drill"} <= set(litellm_release.lock_names())
+    assert litellm_release.check_lock("llm1", PREVIOUS) == PREVIOUS
+    assert {"litellm", PREVIOUS} <= set(litellm_release.lock_names())
 
 
-def test_the_drill_lock_is_todays_lock_with_only_idna_moved():
+def test_the_previous_release_is_older_with_the_same_migrations_and_its_own_venv():
     today = litellm_release.pinned((LOCKS / "litellm.lock").read_text())
-    drill = litellm_release.pinned((LOCKS / "litellm-drill.lock").read_text())
-    moved = {name for name in today.keys() | drill.keys() if today.get(name) != drill.get(name)}
-    assert moved == {"idna"}, "re-make litellm-drill.lock from litellm.lock (see its header)"
-    assert drill["litellm"] == today["litellm"]
-    assert artifacts.artifact_name("litellm", "litellm-drill") != artifacts.artifact_name("litellm")
+    previous = litellm_release.pinned((LOCKS / f"{PREVIOUS}.lock").read_text())
+    assert (previous["litellm"], today["litellm"]) == ("1.108.7", "1.108.12")
+    # The upgrade drill asserts no migration is applied twice; both ship the same ones.
+    assert previous["litellm-proxy-extras"] == today["litellm-proxy-extras"]
+    assert artifacts.artifact_name("litellm", PREVIOUS) != artifacts.artifact_name("litellm")
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """What the LiteLLM deploy promises on `llm` hosts, one fact per test."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,7 @@ from .conftest import MAX_EXPOSURE, exposure, listening_addresses
 pytestmark = pytest.mark.roles("llm")
 
 VENV = "/opt/litellm/venv"
+LOCKS = Path(__file__).resolve().parents[2] / "bundle" / "requirements"
 
 
 def instance_ports(inventory_host) -> list[int]:
@@ -22,9 +24,8 @@ def instance_urls(inventory_host, path: str) -> list[str]:
     return [f"http://{address}:{port}{path}" for port in instance_ports(inventory_host)]
 
 
-def pinned(host):
-    """name -> version from the lock the venv was installed from."""
-    lock = host.file(f"{VENV}/requirements.lock").content_string
+def pins_of(lock: str) -> dict[str, str]:
+    """name -> version in a hash-locked requirements file."""
     pins = {}
     for line in lock.splitlines():
         if "==" in line and not line.startswith((" ", "#")):
@@ -33,13 +34,21 @@ def pinned(host):
     return pins
 
 
+def pinned(host):
+    """name -> version from the lock the venv was installed from."""
+    return pins_of(host.file(f"{VENV}/requirements.lock").content_string)
+
+
 @pytest.mark.dev_stack
-def test_litellm_and_prisma_are_the_pinned_releases(host):
+def test_litellm_and_prisma_are_the_releases_the_chosen_lock_pins(host, inventory_host):
+    # The lock in this repository that `litellm_lock` names (default: litellm.lock).
+    lock = (LOCKS / f"{inventory_host.data.get('litellm_lock') or 'litellm'}.lock").read_text()
+    expected = pins_of(lock)
     versions = host.check_output(
         f'{VENV}/bin/python -c "from importlib.metadata import version as v; '
         "print(v('litellm'), v('prisma'))\""
     )
-    assert versions == "1.108.7 0.15.0"
+    assert versions == f"{expected['litellm']} {expected['prisma']}"
 
 
 @pytest.mark.dev_stack
