@@ -11,7 +11,8 @@ today's pin once for every test of its topology; the operations are the same in 
 directions (a venv new to the hosts: pushed, installed, its migrations run once; a kept one:
 switched to), and across the two steps the edge serves a mix of both releases each way.
 
-Late in its topology (last_in_topology): it changes the release the llm hosts run."""
+Late in its topology (last_in_topology): it restarts every LiteLLM instance twice and keeps a
+second venv on the llm hosts (it ends on today's pin)."""
 
 from __future__ import annotations
 
