@@ -1,16 +1,16 @@
 """What every rollout does, in order: `pyinfra inventories/<env>.py deploy.py`.
 
-Preflight runs first on the control machine: the inventory data, the environment's secret
-store (missing secrets generated) and the seed spec are checked before any host changes. Each
+Preflight runs first on the control machine: every host's settings (bundle/settings.py, the
+rules between them and the seed spec) and the environment's secret store (missing secrets
+generated) are checked before any host changes. Each
 component is one @deploy in tasks/, applied to the hosts of its group; the seed comes last."""
 
-from pyinfra import host
+from pyinfra import host, inventory, logger
 
 from bundle.deploy_secrets import secrets_for
 from bundle.operations import tier_done
-from bundle.preflight import check_host_data
+from bundle.preflight import check_inventory
 from tasks.backup import (
-    check_backup_settings,
     deploy_backup,
     deploy_backup_repository,
     deploy_backup_schedule,
@@ -21,13 +21,11 @@ from tasks.litellm import deploy_litellm
 from tasks.postgres import deploy_postgres
 from tasks.redis import deploy_redis
 from tasks.saas_api import deploy_saas_api
-from tasks.seed import check_seed_spec, deploy_seed
+from tasks.seed import deploy_seed
 
-check_host_data(host.name, host.data, host.groups)
+# Every host, the first time this file runs (for the first host), before any operation.
+check_inventory(inventory, logger.warning)
 secrets_for(host.data.get("environment"))
-check_seed_spec(host.data)
-if {"db", "backup"} & set(host.groups):
-    check_backup_settings(host.name, host.data, host.groups)
 
 deploy_base()
 

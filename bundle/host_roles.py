@@ -6,7 +6,7 @@ from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.hardware import Cpus
 
-from bundle import artifacts, sizing
+from bundle import artifacts, settings, sizing
 from bundle.facts import PythonVersion
 
 
@@ -21,7 +21,7 @@ def service_address(group: str, component: str, *, loopback: bool = True) -> str
 # `litellm_port`: a crash or restart of one (LiteLLM needs 10-30 s to start) leaves the others
 # serving. Its clients (the edge, the SaaS API) and its firewall rule read them from the llm
 # host's own data.
-LITELLM_INSTANCE_DEFAULTS = {"litellm_port": 4000, "litellm_instances": 2}
+LITELLM_INSTANCE_DEFAULTS = settings.defaults("litellm_port", "litellm_instances")
 
 
 def litellm_ports(data) -> list[int]:

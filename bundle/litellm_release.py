@@ -24,7 +24,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from bundle.preflight import PreflightError
+from bundle.errors import PreflightError
 
 KEY = "litellm_lock"
 DEFAULT = "litellm"

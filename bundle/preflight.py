@@ -1,185 +1,345 @@
 """Checks that run on the control machine before any host is changed.
 
-A missing, placeholder or malformed value stops the run with one line that names the key, where
-to set it and what to put there."""
+`check_inventory` checks every host's data against the schema (bundle/settings.py) and the
+rules between keys, once per run and before the first operation, and lists every problem at
+once: one line each naming the host, the key, its value, where the value came from, what was
+expected and the remedy."""
 
 from __future__ import annotations
 
-import ipaddress
-import re
+import ast
+import difflib
+import weakref
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
-from pyinfra.api.exceptions import PyinfraError
+from bundle import litellm_release, settings
+from bundle.errors import PreflightError
 
-PLACEHOLDERS = ("changeme", "change-me", "change_me", "todo", "xxx", "example")
+__all__ = ["PreflightError", "check_inventory", "inventory_problems"]
 
-
-class PreflightError(PyinfraError):
-    """Bad inventory data: raised before any operation is prepared, so nothing is changed."""
-
-
-SERVICE_GROUPS = ("db", "cache", "llm", "api", "edge")
-EDGE_TLS_MODES = ("acme", "internal", "files")
+_checked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # The edge's sites, each its own DNS name (the example's first label).
 SITE_NAMES = {"edge_gateway_host": "gateway", "edge_api_host": "api", "edge_admin_host": "admin"}
-HOST_NAME = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
-    re.IGNORECASE,
-)
 
 
-def check_host_data(name: str, data, groups) -> None:
-    check_admin_cidrs(name, data.get("base_admin_cidrs"))
-    check_environment(name, data.get("environment"))
-    if any(group in SERVICE_GROUPS for group in groups):
-        check_private_address(name, data.get("private_address"))
-    if "llm" in groups:
-        check_litellm_instances(name, data)
-    if "api" in groups:
-        check_saas_api(name, data)
-    if "edge" in groups:
-        check_edge(name, data)
-
-
-def check_litellm_instances(name: str, data) -> None:
-    """LiteLLM's instances per host and their first port (defaults: bundle/host_roles.py)."""
-    for key, low, high in (("litellm_instances", 1, 16), ("litellm_port", 1024, 65535 - 16)):
-        value = data.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise PreflightError(
-                f"{name}: {key} = {value!r}; set a whole number from {low} to {high} in "
-                "group_data/<environment>.py"
-            )
-
-
-def check_saas_api(name: str, data) -> None:
-    """The SaaS API's and the admin panel's ports and the panel's workers (defaults:
-    tasks/saas_api.py): two ports of their own."""
-    for key, low, high in (
-        ("saas_api_port", 1024, 65535),
-        ("saas_api_admin_port", 1024, 65535),
-        ("saas_api_admin_workers", 1, 16),
-    ):
-        value = data.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise PreflightError(
-                f"{name}: {key} = {value!r}; set a whole number from {low} to {high} in "
-                "group_data/<environment>.py"
-            )
-    # The defaults of tasks/saas_api.py.
-    api, admin = data.get("saas_api_port") or 8003, data.get("saas_api_admin_port") or 3000
-    if api == admin:
+def check_inventory(inventory, warn: Callable[[str], None], group_data: Path | None = None):
+    """Raise PreflightError listing every problem of every host; warn about keys that have no
+    effect. deploy.py calls it for each host; it checks the whole inventory the first time."""
+    if inventory in _checked:
+        return
+    problems, warnings = inventory_problems(inventory, group_data or Path.cwd() / "group_data")
+    _checked[inventory] = True
+    for warning in warnings:
+        warn(warning)
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         raise PreflightError(
-            f"{name}: saas_api_port and saas_api_admin_port are both {api}; the SaaS API and the "
-            "admin panel need a port each: set saas_api_admin_port in group_data/<environment>.py"
+            f"preflight: {count} in the inventory's settings; no host was changed:\n"
+            + "\n".join(problems)
         )
 
 
-def check_edge(name: str, data) -> None:
-    """The edge's names, admin networks and TLS mode (defaults: tasks/edge.py)."""
-    where = "in group_data/<environment>.py"
-    mode = data.get("edge_tls_mode") or "acme"
-    if mode not in EDGE_TLS_MODES:
-        raise PreflightError(
-            f"{name}: edge_tls_mode {mode!r} is not one of {', '.join(EDGE_TLS_MODES)}; set it "
-            f"{where}"
-        )
-    names = {}
-    for key, example in SITE_NAMES.items():
-        value = str(data.get(key) or "")
-        if not HOST_NAME.match(value) or any(p in value.lower() for p in PLACEHOLDERS):
-            raise PreflightError(
-                f"{name}: {key} {value!r} is not a DNS name clients can use; set {key} = "
-                f'"{example}.<your domain>" {where} (its DNS record must point at this host)'
-            )
-        for other, taken in names.items():
-            if taken == value.lower():
-                raise PreflightError(
-                    f"{name}: {other} and {key} are both {taken!r}; the gateway, the API and "
-                    f"the admin panel need a name each: set {key} {where}"
+class _Sources:
+    """Where a host's value for a key came from, as pyinfra layers host data: --data, the
+    host's inventory entry, its groups (group_data/<group>.py or the inventory file's group
+    data; the last group wins), group_data/all.py."""
+
+    def __init__(self, inventory, group_data: Path):
+        self.inventory = inventory
+        self.group_data = group_data
+        self._assigned: dict[str, set[str]] = {}
+
+    def of(self, host, key: str) -> str:
+        inventory = self.inventory
+        if key in inventory.get_override_data():
+            return "--data"
+        if key in inventory.get_host_data(host.name):
+            return f"{host.name}'s entry in the inventory file"
+        for group in reversed(host.groups):
+            if key in inventory.get_group_data(group):
+                if key in self._file_keys(group):
+                    return f"group_data/{group}.py"
+                return f"the inventory file's `{group}` group"
+        return "group_data/all.py"
+
+    def _file_keys(self, group: str) -> set[str]:
+        """The names group_data/<group>.py assigns at its top level."""
+        if group not in self._assigned:
+            path, names = self.group_data / f"{group}.py", set()
+            if path.is_file():
+                for node in ast.parse(path.read_text()).body:
+                    if isinstance(node, ast.Assign | ast.AnnAssign):
+                        targets = getattr(node, "targets", None) or [node.target]
+                        names.update(t.id for t in targets if isinstance(t, ast.Name))
+            self._assigned[group] = names
+        return self._assigned[group]
+
+
+def inventory_problems(inventory, group_data: Path) -> tuple[list[str], list[str]]:
+    sources = _Sources(inventory, group_data)
+    problems: list[str] = []
+    unused: dict[tuple[str, str], list] = defaultdict(list)  # (key, source) -> [(host, used)]
+    hosts = list(inventory.hosts.values())
+    for host in hosts:
+        data = host.data.dict()
+        found = _value_problems(host, data, sources)
+        for key, value in data.items():
+            setting = settings.BY_KEY.get(key)
+            if setting and setting.groups and value is not None:
+                unused[(key, sources.of(host, key))].append(set(setting.groups) & set(host.groups))
+        if not found:
+            found = _rule_problems(host, settings_of(data), sources)
+        problems += found
+    problems += _inventory_rules(inventory, hosts)
+    if not problems:
+        problems += _seed_problems(hosts)
+    warnings = [
+        f"{key} (set in {source}) has no effect: {', '.join(settings.BY_KEY[key].groups)} "
+        "hosts read it, and it reaches none of them"
+        for (key, source), uses in unused.items()
+        if not any(uses)
+    ]
+    warnings += [w for host in hosts for w in _foreign_warnings(host, sources)]
+    names = [host.name for host in hosts]
+    return _merged(problems, names), _merged(warnings, names)
+
+
+def settings_of(data) -> dict:
+    """The host's value for every setting, its default where it has none."""
+    values = {s.key: s.default for s in settings.SETTINGS}
+    values.update({k: v for k, v in data.items() if k in values and v is not None})
+    return values
+
+
+def _line(host, key, value, source, what: str, remedy: str | None = None) -> str:
+    remedy = remedy or f"fix it in {source} (or remove it for the default)"
+    return f"{host.name}: {key} = {value!r} (from {source}): {what}; {remedy}"
+
+
+def _value_problems(host, data: dict, sources: _Sources) -> list[str]:
+    found = []
+    # In the schema's order (as the README lists them), unknown keys last.
+    order = {key: n for n, key in enumerate(settings.BY_KEY)}
+    for key, value in sorted(data.items(), key=lambda item: order.get(item[0], len(order))):
+        setting = settings.BY_KEY.get(key)
+        if setting is not None:
+            if not _reads(host, setting):
+                continue  # warned about if no host it reaches reads it
+            problem = None if value is None else setting.kind.problem(value)
+            if problem:
+                what = f"{problem}, expected {setting.kind.expected}"
+                remedy = f"fix it in {sources.of(host, key)}" if setting.required else None
+                found.append(_line(host, key, value, sources.of(host, key), what, remedy))
+        elif key in settings.FIXED:
+            source = sources.of(host, key)
+            found.append(
+                _line(
+                    host,
+                    key,
+                    value,
+                    source,
+                    f"not a setting: {settings.FIXED[key]}",
+                    f"remove it from {source}",
                 )
-        names[key] = value.lower()
-    check_networks(
-        name, "edge_admin_cidrs", data.get("edge_admin_cidrs"), purpose="reach the admin surfaces"
-    )
-    if mode == "acme":
-        email = str(data.get("edge_acme_email") or "")
-        if "@" not in email or any(p in email.lower() for p in PLACEHOLDERS):
-            raise PreflightError(
-                f"{name}: edge_acme_email {email!r} is not a contact address; ACME needs one: "
-                f'set edge_acme_email {where} (or edge_tls_mode = "files" with your own '
-                "certificate)"
             )
+        elif not key.startswith(settings.FOREIGN_PREFIXES):
+            nearest = difflib.get_close_matches(key, settings.BY_KEY, n=1, cutoff=0.75)
+            if nearest or key.startswith(settings.OUR_PREFIXES):
+                source = sources.of(host, key)
+                hint = f"did you mean {nearest[0]}?" if nearest else "see README, Settings"
+                found.append(
+                    _line(
+                        host,
+                        key,
+                        value,
+                        source,
+                        f"unknown setting ({hint})",
+                        f"rename or remove it in {source}",
+                    )
+                )
+    for setting in settings.SETTINGS:
+        if setting.required and _reads(host, setting) and data.get(setting.key) is None:
+            found.append(
+                f"{host.name}: {setting.key} is missing: expected {setting.kind.expected} "
+                f"({setting.reason}); set it in {setting.where}"
+            )
+    return found
+
+
+def _reads(host, setting) -> bool:
+    return setting.groups is None or bool(set(setting.groups) & set(host.groups))
+
+
+def _merged(lines: list[str], names: list[str]) -> list[str]:
+    """One line per problem: the same problem (a value every host gets from one file) on
+    several hosts names them all once."""
+    hosts_of: dict[str, list[str]] = {}
+    for line in lines:
+        name, _, rest = line.partition(": ")
+        if name in names:
+            hosts_of.setdefault(rest, []).append(name)
+        else:
+            hosts_of.setdefault(line, [])
+    return [f"{', '.join(hosts)}: {rest}" if hosts else rest for rest, hosts in hosts_of.items()]
+
+
+def _foreign_warnings(host, sources: _Sources) -> list[str]:
+    data = host.data.dict()
+    return [
+        f"{host.name}: {key} (from {sources.of(host, key)}) is not a setting of this bundle; "
+        "it is ignored"
+        for key in data
+        if key not in settings.BY_KEY
+        and key not in settings.FIXED
+        and not key.startswith(settings.FOREIGN_PREFIXES)
+        and not key.startswith(settings.OUR_PREFIXES)
+        and not difflib.get_close_matches(key, settings.BY_KEY, n=1, cutoff=0.75)
+    ]
+
+
+def _ports(host, values: dict) -> list[tuple[int, str, str | None]]:
+    """(port, what listens there, the key that moves it) for every role on the host."""
+    groups = set(host.groups)
+    taken = [(values["base_ssh_port"], "SSH", "base_ssh_port")]
+    if "db" in groups:
+        taken.append((settings.POSTGRES_PORT, "PostgreSQL", None))
+    if "cache" in groups:
+        taken.append((settings.REDIS_PORT, "Redis", None))
+    if "llm" in groups:
+        first = values["litellm_port"]
+        taken += [
+            (first + n, f"LiteLLM instance {n + 1} (litellm_port + {n})", "litellm_port")
+            for n in range(values["litellm_instances"])
+        ]
+    if "api" in groups:
+        taken.append((values["saas_api_port"], "the SaaS API", "saas_api_port"))
+        taken.append((values["saas_api_admin_port"], "the admin panel", "saas_api_admin_port"))
+    if "edge" in groups:
+        taken += [(number, "the edge", None) for number in settings.EDGE_PORTS]
+    return taken
+
+
+def _rule_problems(host, values: dict, sources: _Sources) -> list[str]:
+    """The rules between keys on one host (their values are each valid)."""
+    found = []
+    seen: dict[int, tuple[str, str | None]] = {}
+    for number, what, key in _ports(host, values):
+        if number in seen:
+            other, other_key = seen[number]
+            moved = key or other_key
+            remedy = f"move {moved} in {sources.of(host, moved)}" if moved else "use separate hosts"
+            found.append(f"{host.name}: {what} and {other} both need port {number}; {remedy}")
+        else:
+            seen[number] = (what, key)
+    groups = set(host.groups)
+    workers, instances = values["litellm_workers"], values["litellm_instances"]
+    if "llm" in groups and workers is not None and workers < instances:
+        found.append(
+            _line(
+                host,
+                "litellm_workers",
+                workers,
+                sources.of(host, "litellm_workers"),
+                f"fewer workers than litellm_instances ({instances}): each instance needs one",
+                f"raise it to at least {instances} or lower litellm_instances",
+            )
+        )
+    if "edge" in groups:
+        found += _edge_problems(host, values, sources)
+    return found
+
+
+def _edge_problems(host, values: dict, sources: _Sources) -> list[str]:
+    found, names = [], {}
+    for key in SITE_NAMES:
+        name = values[key].lower()
+        if name in names:
+            found.append(
+                _line(
+                    host,
+                    key,
+                    values[key],
+                    sources.of(host, key),
+                    f"the same name as {names[name]}: the gateway, the API and the admin "
+                    "panel need a name each",
+                )
+            )
+        names[name] = key
+    mode = values["edge_tls_mode"]
+    if mode == "acme" and values["edge_acme_email"] is None:
+        found.append(
+            f"{host.name}: edge_acme_email is missing: edge_tls_mode is acme (from "
+            f"{sources.of(host, 'edge_tls_mode')}), which needs a contact address; set it in "
+            'group_data/<environment>.py (or edge_tls_mode = "files" with your own certificate)'
+        )
     if mode == "files":
         for key in ("edge_tls_certificate", "edge_tls_key"):
-            path = data.get(key)
-            if not path or not Path(str(path)).expanduser().is_file():
-                raise PreflightError(
-                    f"{name}: edge_tls_mode is files but {key} ({path!r}) is not a readable "
-                    f"file on this machine; set {key} {where} to its path"
+            path = values[key]
+            if path is None or not Path(path).expanduser().is_file():
+                found.append(
+                    f"{host.name}: {key} = {path!r}: edge_tls_mode is files, which needs it to "
+                    "be a readable file on this machine; set it in group_data/<environment>.py"
                 )
+    return found
 
 
-def check_environment(name: str, value) -> None:
-    if not value or not isinstance(value, str):
-        raise PreflightError(
-            f'{name}: environment is missing; set environment = "<env>" in '
-            "group_data/<env>.py (it names the secret store secrets/<env>.age)"
-        )
-
-
-def check_private_address(name: str, value) -> None:
-    where = "set private_address for this host in its inventory file"
-    if not value:
-        raise PreflightError(
-            f"{name}: private_address is missing; {where} (the address its peers reach it on)"
-        )
-    try:
-        address = ipaddress.ip_address(str(value))
-    except ValueError:
-        raise PreflightError(
-            f"{name}: private_address {value!r} is not an IP address; {where}"
-        ) from None
-    if address.is_unspecified or address.is_multicast:
-        raise PreflightError(
-            f"{name}: private_address {value!r} cannot be a host's address; {where}"
-        )
-
-
-def check_admin_cidrs(name: str, value) -> None:
-    check_networks(name, "base_admin_cidrs", value, purpose="SSH in")
-
-
-def check_networks(name: str, key: str, value, *, purpose: str) -> None:
-    """`key` must be a non-empty list of operator networks (never the whole internet)."""
-    where = "set it in group_data/<environment>.py (or group_data/all.py)"
-    if not value:
-        raise PreflightError(
-            f"{name}: {key} is missing or empty; {where} to the networks allowed to "
-            f'{purpose}, e.g. ["198.51.100.0/24"]'
-        )
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise PreflightError(
-            f"{name}: {key} must be a list of networks, got {value!r}; {where}, "
-            'e.g. ["198.51.100.0/24"]'
-        )
-    for cidr in value:
-        text = str(cidr)
-        if any(p in text.lower() for p in PLACEHOLDERS):
-            raise PreflightError(f"{name}: {key} holds the placeholder {text!r}; {where}")
-        try:
-            network = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            raise PreflightError(
-                f"{name}: {key} entry {text!r} is not an IP network; {where} "
-                'with entries like "198.51.100.0/24"'
-            ) from None
-        if network.prefixlen == 0:
-            raise PreflightError(
-                f"{name}: {key} entry {text!r} admits the whole internet to {purpose}; "
-                "list only the operators' networks"
+def _inventory_rules(inventory, hosts) -> list[str]:
+    """The rules between hosts: one release on every llm host, an address each, the backup
+    group's shape."""
+    found = []
+    addresses: dict[str, str] = {}
+    for host in hosts:
+        address = host.data.get("private_address")
+        if address is not None and str(address) in addresses:
+            found.append(
+                f"{host.name}: private_address {address!r} is also "
+                f"{addresses[str(address)]}'s; give each host its own in the inventory file"
             )
+        addresses.setdefault(str(address), host.name)
+    locks = {
+        h.name: h.data.get("litellm_lock") or settings.BY_KEY["litellm_lock"].default
+        for h in inventory.get_group("llm", [])
+    }
+    try:
+        litellm_release.check_same_lock(locks)
+    except PreflightError as error:
+        found.append(str(error))
+    backups, dbs = inventory.get_group("backup", []), inventory.get_group("db", [])
+    if len(backups) > 1:
+        found.append(
+            f"inventory: the `backup` group has {len(backups)} hosts; give it exactly one (it "
+            "holds the repository)"
+        )
+    if backups and len(dbs) != 1:
+        found.append(
+            f"inventory: a `backup` host needs exactly one host in `db`, the inventory has "
+            f"{len(dbs)}"
+        )
+    found += [
+        f"{host.name}: in both `db` and `backup`; a backup host exists to survive the db host: "
+        "put it on another host, or drop the `backup` group to keep the repository on the db host"
+        for host in backups
+        if host in dbs
+    ]
+    return found
+
+
+def _seed_problems(hosts) -> list[str]:
+    """The seed spec, whole (tasks/seed.py), once per spec the api hosts name."""
+    from tasks.seed import check_seed_spec  # tasks import bundle: imported when needed
+
+    found, checked = [], set()
+    for host in hosts:
+        if "api" not in host.groups:
+            continue
+        spec = (host.data.get("seed_spec"), host.data.get("environment"))
+        if spec in checked:
+            continue
+        checked.add(spec)
+        try:
+            check_seed_spec(host.data)
+        except PreflightError as error:
+            found.append(f"{host.name}: {error}")
+    return found

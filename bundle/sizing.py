@@ -5,15 +5,13 @@ connect to it (LiteLLM and the SaaS API), whose own deploys use the same keys.""
 
 from __future__ import annotations
 
-# Per host: worker processes and the database pool each worker opens.
-CLIENT_DEFAULTS = {
-    "litellm_workers": 2,
-    "litellm_db_pool_limit": 10,
-    "saas_api_workers": 2,
-    "saas_api_db_pool_limit": 10,
-    # The admin panel: its processes read the SaaS API's environment file, pool size included.
-    "saas_api_admin_workers": 2,
-}
+from bundle import settings
+
+# Per host: worker processes and the database pool each worker opens. Unset workers mean one
+# per core on the host (bundle/host_roles.py), which PostgreSQL cannot see: it reserves for 2.
+CLIENT_DEFAULTS = {"litellm_workers": 2, "saas_api_workers": 2} | settings.defaults(
+    "litellm_db_pool_limit", "saas_api_db_pool_limit", "saas_api_admin_workers"
+)
 
 # Superuser-reserved slots, migrations, the operator's psql and monitoring.
 CONNECTION_HEADROOM = 20

@@ -18,35 +18,20 @@ ends can reach each other."""
 
 from __future__ import annotations
 
-import re
-
 from pyinfra import host, inventory, logger
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
-from bundle import firewall, pgbackrest
+from bundle import firewall, pgbackrest, settings
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
+from bundle.errors import PreflightError
 from bundle.facts import ClusterSystemId, FileText, OsCodename, PgBackRestState
 from bundle.operations import rendered_file
-from bundle.preflight import PreflightError
 from bundle.secret_store import ssh_public_key
 from tasks.base import DEFAULTS as BASE_DEFAULTS
 
-DEFAULTS = {
-    # Full backups kept (with the WAL needed to restore from them), and differentials kept.
-    "backup_retention_full": 2,
-    "backup_retention_diff": 6,
-    # systemd OnCalendar values: a weekly full, a differential on the other days.
-    "backup_full_schedule": "Sun *-*-* 02:30",
-    "backup_diff_schedule": "Mon..Sat *-*-* 02:30",
-    # Spreads the start so that many environments do not back up in the same second.
-    "backup_randomized_delay": "10m",
-    # Processes compressing and encrypting files in a backup or restore.
-    "backup_process_max": 2,
-}
-# Debian's PostgreSQL major version per release (as tasks/postgres.py).
-POSTGRES_VERSIONS = {"bookworm": 15, "trixie": 17}
+DEFAULTS = settings.defaults("postgres_versions", prefix="backup_")
 # Each side's private key, by the group whose hosts use it to reach the other side.
 SSH_KEYS = {"db": "pgbackrest_db_ssh_key", "backup": "pgbackrest_backup_ssh_key"}
 HOST_KEY = "/etc/ssh/ssh_host_ed25519_key.pub"
@@ -57,45 +42,6 @@ SINGLE_HOST_WARNING = (
 
 setting = settings_reader(DEFAULTS)
 _warned = set()
-
-
-def check_backup_settings(name: str, data, groups) -> None:
-    """Preflight for the backup settings of a db or backup host, and for the `backup` group's
-    shape: one line naming the key (or the group) and the remedy."""
-    for key in ("backup_retention_full", "backup_retention_diff", "backup_process_max"):
-        value = data.get(key)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 999
-        ):
-            raise PreflightError(
-                f"{name}: {key} = {value!r}; set a whole number from 1 to 999 in "
-                "group_data/<environment>.py"
-            )
-    for key in ("backup_full_schedule", "backup_diff_schedule", "backup_randomized_delay"):
-        value = data.get(key)
-        if value is not None and (
-            not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9 ,.:*/~-]+", value)
-        ):
-            raise PreflightError(
-                f"{name}: {key} = {value!r}; set a systemd time value (OnCalendar, e.g. "
-                "'Sun *-*-* 02:30', or a span like '10m') in group_data/<environment>.py"
-            )
-    backups = inventory.get_group("backup", [])
-    if not backups:
-        return
-    if len(backups) != 1:
-        raise PreflightError(
-            f"inventory: the `backup` group has {len(backups)} hosts; give it exactly one (it "
-            "holds the repository)"
-        )
-    if len(inventory.get_group("db", [])) != 1:
-        raise PreflightError("inventory: a `backup` host needs exactly one host in `db`")
-    if "backup" in groups and "db" in groups:
-        raise PreflightError(
-            f"{name}: in both `db` and `backup`; a backup host exists to survive the db host: "
-            "put it on another host, or drop the `backup` group to keep the repository on the "
-            "db host"
-        )
 
 
 def backup_host():
@@ -113,8 +59,8 @@ def _db_host():
 
 
 def _postgres_version(of) -> int:
-    # tasks/postgres.py's setting of the same name, when an environment overrides it.
-    versions = of.data.get("postgres_versions") or POSTGRES_VERSIONS
+    # Read from the db host's data (its deploy reads the same key).
+    versions = of.data.get("postgres_versions") or DEFAULTS["postgres_versions"]
     return versions[of.get_fact(OsCodename)]
 
 

@@ -10,38 +10,14 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
+from bundle import settings
 from bundle.data import settings_reader
 from bundle.facts import ContainerType, SshClientAddress
 from bundle.operations import applied_sysctls, rendered_file, running_service, validated_file
 from bundle.render import render
 
-DEFAULTS = {
-    "base_packages": [
-        "ca-certificates",
-        "netbase",
-        "curl",
-        "less",
-        "procps",
-        "nftables",
-        "chrony",
-        "unattended-upgrades",
-        "apt-listchanges",
-        "openssh-server",
-    ],
-    # apt-get update at most this often (seconds) during deploys.
-    "base_apt_cache_seconds": 86400,
-    # Networks allowed to SSH in. Required: there is no safe default.
-    "base_admin_cidrs": None,
-    "base_ssh_port": 22,
-    # Empty: keep Debian's chrony pool.
-    "base_ntp_servers": [],
-    "base_journald_max_use": "1G",
-    "base_journald_keep_free": "2G",
-    "base_journald_max_retention": "1month",
-    "base_unattended_reboot": False,
-    "base_unattended_reboot_time": "04:30",
-    "base_dpkg_lock_timeout": 600,
-}
+# Every key with its default and its reason: bundle/settings.py.
+DEFAULTS = settings.defaults(prefix="base_")
 
 FIREWALL_TABLE = "gateway_firewall"
 # Later roles drop `<role>.nft` files here: accept rules included into the input chain.

@@ -17,7 +17,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from bundle import firewall
+from bundle import firewall, settings
 from bundle.data import settings_reader
 from bundle.host_roles import litellm_endpoints
 from bundle.operations import rendered_file, running_service, validated_file
@@ -29,38 +29,8 @@ TLS_DIR = "/etc/caddy/tls"
 # Where Caddy (HOME=/var/lib/caddy) keeps its own CA in `internal` mode.
 INTERNAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
 
-DEFAULTS = {
-    "edge_tls_mode": "acme",
-    "edge_acme_email": None,
-    # `files` mode: certificate (full chain) and key on the control machine, covering all three
-    # names (edge_gateway_host, edge_api_host, edge_admin_host).
-    "edge_tls_certificate": None,
-    "edge_tls_key": None,
-    # Mozilla's "modern" profile: TLS 1.3 only.
-    "edge_tls_protocols": "tls1.3",
-    "edge_gateway_host": None,
-    "edge_api_host": None,
-    # The admin panel's site: admin networks only, like LiteLLM's UI.
-    "edge_admin_host": None,
-    "edge_admin_cidrs": None,
-    # Who may reach 80/443: everyone, unless the edge sits behind something narrower.
-    "edge_public_cidrs": ["0.0.0.0/0", "::/0"],
-    "edge_inference_paths": [
-        "/chat/completions",
-        "/v1/*",
-        "/embeddings",
-        "/models",
-        "/health/liveliness",
-    ],
-    "edge_health_interval": "2s",
-    "edge_health_timeout": "2s",
-    "edge_try_duration": "5s",
-    # Request bodies are buffered so a retry on another host can resend them; larger ones are
-    # refused (413). Room for images in chat requests.
-    "edge_max_request_body": "64MB",
-    "saas_api_port": 8003,
-    "saas_api_admin_port": 3000,
-}
+# The api hosts' ports: the edge's upstreams.
+DEFAULTS = settings.defaults("saas_api_port", "saas_api_admin_port", prefix="edge_")
 
 setting = settings_reader(DEFAULTS)
 

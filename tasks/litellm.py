@@ -21,12 +21,11 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from bundle import artifacts, firewall, litellm_release, peers, sizing
+from bundle import artifacts, firewall, peers, settings, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import FileText, LiteLLMPendingMigrations
 from bundle.host_roles import (
-    LITELLM_INSTANCE_DEFAULTS,
     database_url,
     litellm_ports,
     require_target_python,
@@ -35,7 +34,6 @@ from bundle.host_roles import (
 from bundle.host_roles import worker_count as worker_count_for
 from bundle.litellm_layout import (
     ENGINE,
-    ENGINE_MODES,
     OFFLINE_ENV,
     ROOT,
     VENV,
@@ -58,69 +56,17 @@ ENV_FILE = f"{ETC}/litellm.env"
 # Before instances: one litellm.service per host (retired by the first deploy that has them).
 SINGLE_UNIT = "/etc/systemd/system/litellm.service"
 
-DEFAULTS = LITELLM_INSTANCE_DEFAULTS | {
-    # The release: bundle/requirements/<litellm_lock>.lock. An upgrade is a new lock named here;
-    # a rollback deploys the previous name again (bundle/litellm_release.py).
-    "litellm_lock": litellm_release.DEFAULT,
-    # "bundled": our Node bridge over Prisma's WebAssembly engine, migrations by engine/migrate.py
-    # (no download from Prisma's servers). "native": upstream's binaries and `prisma migrate
-    # deploy`, for hosts that can reach binaries.prisma.sh.
-    "litellm_prisma_engine": "bundled",
-    # Worker processes per host, shared among its instances (at least one each); unset means
-    # one per core, at most 8.
-    "litellm_workers": None,
-    "litellm_spend_write_interval": 10,
-    # Each worker writes spend at most once per this many seconds, a lone request's right away
-    # (templates/litellm/spend_flush.py.j2): under load, the traffic a kill -9 or a host crash
-    # can lose.
-    "litellm_spend_flush_seconds": 0.5,
-    "litellm_request_timeout": 600,
-    "litellm_readiness_timeout": 300,
-    "postgres_port": 5432,
-    "redis_port": 6379,
-}
+DEFAULTS = settings.defaults(prefix="litellm_")
 setting = settings_reader(DEFAULTS)
-
-
-def engine_mode() -> str:
-    mode = setting("litellm_prisma_engine")
-    if mode not in ENGINE_MODES:
-        raise DeployError(
-            f"{host.name}: litellm_prisma_engine = {mode!r}; use one of {', '.join(ENGINE_MODES)} "
-            "(group_data)"
-        )
-    return mode
-
-
-def spend_flush_seconds() -> float:
-    value = setting("litellm_spend_flush_seconds")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise DeployError(
-            f"{host.name}: litellm_spend_flush_seconds = {value!r}; use a number of seconds "
-            "above 0 and at most 1 (group_data)"
-        )
-    return value
-
-
-def litellm_lock() -> str:
-    """The lock this host runs, the same on every llm host (checked while the deploy is being
-    prepared: an error stops it before any operation runs on any host)."""
-    locks = {
-        member.name: member.data.get("litellm_lock") or DEFAULTS["litellm_lock"]
-        for member in inventory.get_group("llm", [])
-    }
-    for name, lock in locks.items():
-        litellm_release.check_lock(name, lock)
-    litellm_release.check_same_lock(locks)
-    return litellm_release.check_lock(host.name, setting("litellm_lock"))
 
 
 @deploy("LiteLLM")
 def deploy_litellm():
     require_target_python("LiteLLM", "llm")
-    lock = litellm_lock()
-    mode = engine_mode()
-    flush_seconds = spend_flush_seconds()
+    # Each checked by preflight (bundle/settings.py), the lock the same on every llm host.
+    lock = setting("litellm_lock")
+    mode = setting("litellm_prisma_engine")
+    flush_seconds = setting("litellm_spend_flush_seconds")
     own_address = host.data.get("private_address")
     secrets = secrets_for(host.data.get("environment"))
     ports = litellm_ports(host.data)
@@ -214,10 +160,10 @@ def deploy_litellm():
         group="litellm",
         master_key=secrets["litellm_master_key"],
         salt_key=secrets["litellm_salt_key"],
-        database_url=database_url("litellm", "LiteLLM", setting("postgres_port")),
+        database_url=database_url("litellm", "LiteLLM", settings.POSTGRES_PORT),
         database_password=secrets["postgres_litellm_password"],
         redis_host=service_address("cache", "LiteLLM"),
-        redis_port=setting("redis_port"),
+        redis_port=settings.REDIS_PORT,
         redis_password=secrets["redis_litellm_password"],
     )
     _migrate_once(mode, venv, release if kept else None)

@@ -8,21 +8,14 @@ from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, server, systemd
 
-from bundle import firewall, peers, pgbackrest, sizing
+from bundle import firewall, peers, pgbackrest, settings, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb, OsCodename
 from bundle.held_updates import held_server_packages
 from bundle.operations import postgres_login_role, rendered_file, running_service
 
-DEFAULTS = {
-    # Debian's PostgreSQL major version per release.
-    "postgres_versions": {"bookworm": 15, "trixie": 17},
-    "postgres_tls_days": 3650,
-    # Seconds after which a WAL segment with any change in it is closed and archived: the bound
-    # on what a restore can lose (pgBackRest's archive-push runs as the archive_command).
-    "backup_archive_timeout": 60,
-}
+DEFAULTS = settings.defaults("postgres_versions", "postgres_tls_days", "backup_archive_timeout")
 
 # Which role, database and client group belong together.
 CLIENTS = (

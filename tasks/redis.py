@@ -9,17 +9,14 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt
 
-from bundle import firewall, peers, sizing
+from bundle import firewall, peers, settings, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb
 from bundle.held_updates import held_server_packages
 from bundle.operations import applied_sysctls, rendered_file, running_service
 
-DEFAULTS = {
-    # Explicit size in MiB; empty: derived from the host's memory (bundle/sizing.py).
-    "redis_maxmemory_mb": None,
-}
+DEFAULTS = settings.defaults("redis_maxmemory_mb")
 
 OTHER_ROLES = ("db", "llm", "api", "edge")
 

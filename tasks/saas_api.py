@@ -14,7 +14,7 @@ from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
-from bundle import artifacts, firewall, peers, sizing
+from bundle import artifacts, firewall, peers, settings, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import SaasApiPendingMigrations
@@ -33,23 +33,7 @@ ETC = "/etc/saas-api"
 VENV = f"{ROOT}/venv"
 ENV_FILE = f"{ETC}/saas-api.env"
 
-DEFAULTS = {
-    # The port the setup guide's examples use for the SaaS API.
-    "saas_api_port": 8003,
-    # Worker processes; unset means one per core, at most 8.
-    "saas_api_workers": None,
-    # Connections per worker (PostgreSQL reserves workers × this for each api host).
-    "saas_api_db_pool_limit": 10,
-    # The model group a team created without groups gets; None refuses such requests.
-    "saas_api_default_model_group": None,
-    # The admin panel (saas_api.admin.app, reached through the edge's admin site): the setup
-    # guide's admin panel port; a few operators need few workers. Its workers share the SaaS
-    # API's database reservation (bundle/sizing.py).
-    "saas_api_admin_port": 3000,
-    "saas_api_admin_workers": 2,
-    "saas_api_readiness_timeout": 120,
-    "postgres_port": 5432,
-}
+DEFAULTS = settings.defaults(prefix="saas_api_")
 
 setting = settings_reader(DEFAULTS)
 
@@ -96,7 +80,7 @@ def deploy_saas_api():
         "saas_api/saas-api.env.j2",
         ENV_FILE,
         mode="600",
-        database_url=database_url("saas", "the SaaS API", setting("postgres_port")),
+        database_url=database_url("saas", "the SaaS API", settings.POSTGRES_PORT),
         database_password=secrets["postgres_saas_password"],
         master_key=secrets["saas_api_master_key"],
         litellm_url=",".join(litellm_urls),

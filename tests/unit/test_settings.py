@@ -1,0 +1,57 @@
+"""The schema is the one source of truth: every task's DEFAULTS come from it, every default is a
+value it accepts, and the README's table is its rendering."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+from pyinfra.api import Config, Inventory, State
+from pyinfra.context import ctx_state
+from pyinfra_cli.inventory import make_inventory
+
+from bundle import settings
+from bundle.preflight import inventory_problems
+
+REPO = Path(__file__).resolve().parents[2]
+TASKS = ("base", "postgres", "redis", "backup", "litellm", "saas_api", "edge")
+
+
+def test_the_readme_table_is_the_schemas():
+    readme = (REPO / "README.md").read_text()
+    assert settings.README_START in readme
+    assert settings.with_table(readme) == readme, "run .venv/bin/python -m bundle.settings"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_tasks_defaults_are_the_schemas(task):
+    defaults = importlib.import_module(f"tasks.{task}").DEFAULTS
+    assert defaults
+    for key, value in defaults.items():
+        assert settings.BY_KEY[key].default == value
+
+
+@pytest.mark.parametrize("setting", settings.SETTINGS, ids=lambda s: s.key)
+def test_every_default_is_accepted_and_a_wrong_type_is_not(setting):
+    if setting.default is not None:
+        assert setting.kind.problem(setting.default) is None
+    assert setting.kind.problem(object()) is not None
+    assert setting.reason and setting.kind.expected
+
+
+def test_the_example_prod_inventory_is_refused_until_filled_in():
+    with ctx_state.use(State(Inventory(([], {})), Config())):
+        inventory = make_inventory(str(REPO / "inventories" / "prod.py"), cwd=str(REPO))
+    problems, warnings = inventory_problems(inventory, REPO / "group_data")
+    keys = [line.split(": ", 1)[1].split(" ")[0] for line in problems]
+    assert keys == [
+        "base_admin_cidrs",
+        "edge_acme_email",
+        "edge_gateway_host",
+        "edge_api_host",
+        "edge_admin_host",
+        "edge_admin_cidrs",
+    ]
+    # base_admin_cidrs reaches all seven hosts from one file: one line naming them all.
+    assert problems[0].count(".example.internal") == 7
+    assert all("(from group_data/prod.py)" in line for line in problems)
+    assert warnings == []
