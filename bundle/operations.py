@@ -24,13 +24,17 @@ def validated_file(
     mode: str = "644",
     user: str = "root",
     group: str = "root",
+    keep_previous: bool = False,
 ):
     """
     Install ``content`` at ``dest`` only if ``validate`` accepts it first.
 
     + validate: shell command run against the candidate; ``{path}`` is replaced by its path.
       A config that fails validation never replaces the live file, so the service keeps running
-      on the last good one and a later restart cannot pick up a broken file.
+      on the last good one and a later restart cannot pick up a broken file. The command's own
+      message (the service's parser) is what the deploy shows.
+    + keep_previous: keep the live file as ``.<name>.previous`` (`previous_path`) until the
+      restart that reads the new one succeeded (`running_service(restore=...)`).
     """
     data = content.encode()
     current_sha1 = host.get_fact(Sha1File, path=dest)
@@ -54,10 +58,17 @@ def validated_file(
     yield FileUploadCommand(BytesIO(data), candidate)
     yield StringCommand("chown", f"{user}:{group}", candidate)
     yield StringCommand("chmod", mode, candidate)
+    # A newline before the closing parenthesis: a validator may end in a here-document.
     yield StringCommand(
-        f"( {validate.format(path=candidate)} ) || {{ rm -f {candidate}; exit 1; }}"
+        f"( {validate.format(path=candidate)}\n) || {{ rm -f {candidate}; exit 1; }}"
     )
+    if keep_previous:
+        yield StringCommand(f"if [ -e {dest} ]; then cp -p {dest} {previous_path(dest)}; fi")
     yield StringCommand("mv", "-f", candidate, dest)
+
+
+def previous_path(dest: str) -> str:
+    return posixpath.join(posixpath.dirname(dest), f".{posixpath.basename(dest)}.previous")
 
 
 def rendered_file(
@@ -188,16 +199,29 @@ def _switch_link(link: str, target: str, releases: str, keep: str):
     )
 
 
-def running_service(unit: str, label: str, *, restart_when=(), reload_when=()):
+def running_service(
+    unit: str, label: str, *, restart_when=(), reload_when=(), restore=(), log_tail=None
+):
     """Keep `unit` started and enabled; restart it (or reload it) only when one of the given
     operations changed something it reads. Restarts also follow a package's own first start,
     which ran on the package's default configuration. Returns the start and restart operations
-    (the latter None without `restart_when`), for steps that follow either."""
+    (the latter None without `restart_when`), for steps that follow either.
+
+    `restore`: the files written with `validated_file(keep_previous=True)`. Should the service
+    not come back on them, the previous files are put back, the service restarted on them and
+    the deploy fails with the journal's tail (and `log_tail`, a log file's, where the service
+    writes its own)."""
     started = systemd.service(
         name=f"Start and enable {label}", service=unit, running=True, enabled=True
     )
     restarted = None
-    if restart_when:
+    if restart_when and restore:
+        restarted = server.shell(
+            name=f"Restart {label} to load new settings (the previous ones back if it fails)",
+            commands=[restart_or_restore(unit, label, restore, log_tail)],
+            _if=any_changed(*restart_when),
+        )
+    elif restart_when:
         restarted = systemd.service(
             name=f"Restart {label} to load new settings",
             service=unit,
@@ -212,6 +236,29 @@ def running_service(unit: str, label: str, *, restart_when=(), reload_when=()):
             _if=any_changed(*reload_when),
         )
     return started, restarted
+
+
+def restart_or_restore(unit: str, label: str, files: tuple | list, log_tail=None) -> str:
+    """Restart `unit`; if it does not come back (or dies within a second), put each file's
+    `.previous` copy back, restart on those and fail with the journal since the restart."""
+    previous = [previous_path(path) for path in files]
+    restore = "; ".join(
+        f'if [ -e {kept} ]; then mv -f {kept} {path}; restored="$restored {path}"; fi'
+        for kept, path in zip(previous, files, strict=True)
+    )
+    logs = f'journalctl -u {unit} --since "$since" --no-pager -q -n 30 >&2'
+    if log_tail:
+        logs += f"; tail -n 20 {log_tail} >&2"
+    return (
+        "since=$(date '+%Y-%m-%d %H:%M:%S'); "
+        f"if systemctl restart {unit} && sleep 1 && systemctl is-active --quiet {unit}; then "
+        f"rm -f {' '.join(previous)}; exit 0; fi; "
+        f'restored=""; {restore}; '
+        f"systemctl restart {unit}; state=$(systemctl is-active {unit}); "
+        f'echo "{label} did not come back on its new settings; put back the previous'
+        f'${{restored:- (none kept)}} and restarted {unit} on them: $state. Its log since:" >&2; '
+        f"{logs}; exit 1"
+    )
 
 
 def applied_sysctls(template: str, dest: str, *, label: str, kernel_global: bool):

@@ -34,6 +34,9 @@ class Kind:
 
     expected: str
     problem: Callable[[Any], str | None]
+    # Refused values, for the e2e sweep: one out of range or format, one of the wrong type.
+    invalid: Any = None
+    wrong_type: Any = 12345
 
 
 def _is_int(value) -> bool:
@@ -50,11 +53,11 @@ def whole(low: int, high: int, unit: str = "") -> Kind:
             return "out of range"
         return None
 
-    return Kind(f"a whole number from {low} to {high}{suffix}", problem)
+    return Kind(f"a whole number from {low} to {high}{suffix}", problem, high + 1, "abc")
 
 
 def port(low: int = 1, high: int = 65535) -> Kind:
-    return Kind(f"a port from {low} to {high}", whole(low, high).problem)
+    return Kind(f"a port from {low} to {high}", whole(low, high).problem, high + 1, "abc")
 
 
 def seconds_fraction(high: float) -> Kind:
@@ -63,24 +66,25 @@ def seconds_fraction(high: float) -> Kind:
             return "not a number"
         return None if 0 < value <= high else "out of range"
 
-    return Kind(f"a number of seconds above 0 and at most {high}", problem)
+    return Kind(f"a number of seconds above 0 and at most {high}", problem, high * 2, "abc")
 
 
 def choice(*values: str) -> Kind:
-    return Kind(
-        "one of " + ", ".join(values), lambda v: None if v in values else "not one of those"
-    )
+    def problem(value):
+        return None if value in values else "not one of those"
+
+    return Kind("one of " + ", ".join(values), problem, "bogus")
 
 
-def pattern(expected: str, regex: str, *, flags=0) -> Kind:
-    compiled = re.compile(regex, flags)
+def pattern(expected: str, regex: str, invalid: str) -> Kind:
+    compiled = re.compile(regex)
 
     def problem(value):
         if not isinstance(value, str):
             return "not a string"
         return None if compiled.fullmatch(value) else "not in that format"
 
-    return Kind(expected, problem)
+    return Kind(expected, problem, invalid)
 
 
 def list_of(item: Kind, *, empty: bool = True) -> Kind:
@@ -94,17 +98,12 @@ def list_of(item: Kind, *, empty: bool = True) -> Kind:
                 return f"entry {entry!r} is {item.problem(entry)}"
         return None
 
-    return Kind(f"a list{'' if empty else ' (not empty)'} of: {item.expected}", problem)
+    what = f"a list{'' if empty else ' (not empty)'} of: {item.expected}"
+    return Kind(what, problem, [item.invalid], "a-string")
 
 
 def _flag(value):
     return None if isinstance(value, bool) else "not True or False"
-
-
-def _text(value):
-    if not isinstance(value, str) or not value.strip():
-        return "not a non-empty string"
-    return None
 
 
 def _host_name(value):
@@ -160,7 +159,8 @@ def networks(*, everyone: bool) -> Kind:
         return None
 
     what = "IP networks" if everyone else "operators' IP networks (never 0.0.0.0/0 or ::/0)"
-    return Kind(f'a list of {what}, e.g. ["198.51.100.0/24"]', problem)
+    invalid = ["not-a-network"] if everyone else ["0.0.0.0/0"]
+    return Kind(f'a list of {what}, e.g. ["198.51.100.0/24"]', problem, invalid, "10.0.0.0/8")
 
 
 def _calendar(value):
@@ -193,32 +193,47 @@ def _lock(value):
     return None
 
 
-FLAG = Kind("True or False", _flag)
-TEXT = Kind("a non-empty string", _text)
-HOST = Kind("a DNS name clients can use (its DNS record pointing at the edge)", _host_name)
-EMAIL = Kind("an e-mail address (ACME's contact)", _email)
-ADDRESS = Kind("the IP address the host's peers reach it on", _address)
-SERVER = Kind("an NTP server's host name or address", _server)
-PATH = pattern("a path to a file on the control machine", r"\S.*")
-ENVIRONMENT = pattern("a name of lowercase letters, digits and -", r"[a-z0-9][a-z0-9-]*")
-PACKAGE = pattern("a Debian package name", r"[a-z0-9][a-z0-9+.-]+")
-URL_PATH = pattern("a path starting with /", r"/\S*")
-MODEL_GROUP = pattern("a model group's name", r"[A-Za-z0-9][A-Za-z0-9._-]*")
+FLAG = Kind("True or False", _flag, "yes", 1)
+HOST = Kind(
+    "a DNS name clients can use (its DNS record pointing at the edge)", _host_name, "gw_1.lan"
+)
+EMAIL = Kind("an e-mail address (ACME's contact)", _email, "ops-at-corp")
+ADDRESS = Kind("the IP address the host's peers reach it on", _address, "0.0.0.0")  # noqa: S104
+SERVER = Kind("an NTP server's host name or address", _server, "ntp server")
+PATH = pattern("a path to a file on the control machine", r"\S.*", " leading-space")
+ENVIRONMENT = pattern("a name of lowercase letters, digits and -", r"[a-z0-9][a-z0-9-]*", "Prod!")
+PACKAGE = pattern("a Debian package name", r"[a-z0-9][a-z0-9+.-]+", "Not A Package")
+URL_PATH = pattern("a path starting with /", r"/\S*", "chat/completions")
+MODEL_GROUP = pattern("a model group's name", r"[A-Za-z0-9][A-Za-z0-9._-]*", "standard models")
 # Caddy's durations are Go's (with d for days); its sizes humanized byte counts.
 CADDY_DURATION = pattern(
-    "a duration such as 2s, 500ms or 1m30s", r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+"
+    "a duration such as 2s, 500ms or 1m30s", r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+", "fast"
 )
-CADDY_SIZE = pattern("a size such as 64MB or 1GiB", r"\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?")
-JOURNALD_SIZE = pattern("a size such as 512M or 1G (K, M, G, T)", r"\d+[KMGT]?")
+CADDY_SIZE = pattern(
+    "a size such as 64MB or 1GiB", r"\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?", "huge"
+)
+JOURNALD_SIZE = pattern("a size such as 512M or 1G (K, M, G, T)", r"\d+[KMGT]?", "lots")
 SYSTEMD_SPAN = pattern(
     "a time span such as 10m, 2h or 1month",
     r"(\d+\s*(usec|us|msec|ms|seconds?|sec|s|minutes?|min|m|hours?|hr|h|days?|d|weeks?|w"
     r"|months?|M|years?|y)\s*)+",
+    "a while",
 )
-TIME_OF_DAY = pattern("a time of day, HH:MM", r"([01]\d|2[0-3]):[0-5]\d")
-CALENDAR = Kind("a systemd calendar event (OnCalendar), e.g. 'Sun *-*-* 02:30'", _calendar)
-LOCK = Kind("the name of a hash-locked LiteLLM lock in bundle/requirements/ (without .lock)", _lock)
-VERSIONS = Kind("a mapping of Debian release to PostgreSQL major version", _mapping_of_versions)
+TIME_OF_DAY = pattern("a time of day, HH:MM", r"([01]\d|2[0-3]):[0-5]\d", "25:99")
+CALENDAR = Kind(
+    "a systemd calendar event (OnCalendar), e.g. 'Sun *-*-* 02:30'", _calendar, "Sun 25:99"
+)
+LOCK = Kind(
+    "the name of a hash-locked LiteLLM lock in bundle/requirements/ (without .lock)",
+    _lock,
+    "litellm-0.0.1",
+)
+VERSIONS = Kind(
+    "a mapping of Debian release to PostgreSQL major version",
+    _mapping_of_versions,
+    {"bookworm": 5},
+    "15",
+)
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,11 @@ from bundle.litellm_layout import (
 from bundle.operations import (
     release_from_tar,
     rendered_file,
+    validated_file,
     venv_from_wheelhouse,
     wait_ready_script,
 )
+from bundle.render import render
 from provisioning.apply import LITELLM_MODEL_RELOAD_SECONDS
 from tasks.edge import DEFAULTS as EDGE_DEFAULTS
 
@@ -57,6 +59,17 @@ ENV_FILE = f"{ETC}/litellm.env"
 SINGLE_UNIT = "/etc/systemd/system/litellm.service"
 
 DEFAULTS = settings.defaults(prefix="litellm_")
+CONFIG = f"{ETC}/config.yaml"
+# The candidate read by the venv's own LiteLLM: its YAML, then its ConfigYAML model (the typed
+# general settings: pool limit, batch interval, ...), offline as the service runs.
+CONFIG_CHECK = (
+    " ".join(["env", *(f"{k}={v}" for k, v in OFFLINE_ENV.items())])
+    + f" {VENV}/bin/python - {{path}} <<'EOF'\n"
+    "import sys, yaml\n"
+    "from litellm.proxy._types import ConfigYAML\n"
+    "ConfigYAML(**yaml.safe_load(open(sys.argv[1])))\n"
+    "EOF\n"
+)
 setting = settings_reader(DEFAULTS)
 
 
@@ -135,16 +148,15 @@ def deploy_litellm():
         _if=lambda: not client_current or (venv.did_change() and not kept) or engine.did_change(),
     )
 
-    config = rendered_file(
-        "litellm/config.yaml.j2",
-        f"{ETC}/config.yaml",
-        mode="640",
-        group="litellm",
-        pool_limit=pool_limit,
-        spend_write_interval=setting("litellm_spend_write_interval"),
-        request_timeout=setting("litellm_request_timeout"),
-        bundled_engine=mode == "bundled",
-        model_reload_interval=LITELLM_MODEL_RELOAD_SECONDS,
+    config = checked_config(
+        render(
+            "litellm/config.yaml.j2",
+            pool_limit=pool_limit,
+            spend_write_interval=setting("litellm_spend_write_interval"),
+            request_timeout=setting("litellm_request_timeout"),
+            bundled_engine=mode == "bundled",
+            model_reload_interval=LITELLM_MODEL_RELOAD_SECONDS,
+        )
     )
     spend_flush = rendered_file(
         "litellm/spend_flush.py.j2",
@@ -307,4 +319,16 @@ def _migrate_once(mode: str, venv, kept_release: str | None) -> None:
         name="Apply LiteLLM's database migrations",
         commands=[f"{VENV}/bin/python {ENGINE}/migrate.py --env-file {ENV_FILE}"],
         _if=lambda: pending != 0 or (venv.did_change() and kept_release is None),
+    )
+
+
+def checked_config(text: str):
+    """config.yaml as `text`, live only once LiteLLM's own parser accepted it."""
+    return validated_file(
+        name=f"Render {CONFIG} (checked by LiteLLM first)",
+        content=text,
+        dest=CONFIG,
+        validate=CONFIG_CHECK,
+        mode="640",
+        group="litellm",
     )

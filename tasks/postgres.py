@@ -13,7 +13,13 @@ from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb, OsCodename
 from bundle.held_updates import held_server_packages
-from bundle.operations import postgres_login_role, rendered_file, running_service
+from bundle.operations import (
+    postgres_login_role,
+    rendered_file,
+    running_service,
+    validated_file,
+)
+from bundle.render import render
 
 DEFAULTS = settings.defaults("postgres_versions", "postgres_tls_days", "backup_archive_timeout")
 
@@ -106,11 +112,8 @@ def deploy_postgres():
                 f"&& chown postgres:postgres {key} {cert} )"
             ],
         )
-    settings = rendered_file(
+    text = render(
         "postgres/50-gateway.conf.j2",
-        f"{conf_dir}/conf.d/50-gateway.conf",
-        user="postgres",
-        group="postgres",
         listen_addresses=listen,
         memory_mb=memory,
         client_connections=clients,
@@ -148,7 +151,7 @@ def deploy_postgres():
         writable_paths=WRITABLE_PATHS + archive_paths,
     )
     systemd.daemon_reload(name="Reload systemd for PostgreSQL's sandbox", _if=sandbox.did_change)
-    running_service(unit, "PostgreSQL", restart_when=[settings, sandbox], reload_when=[hba])
+    configured_and_restarted(version, text, sandbox, reload_when=[hba])
     secrets = secrets_for(host.data.get("environment"))
     for role, database, _, secret in CLIENTS:
         postgres_login_role(
@@ -158,3 +161,40 @@ def deploy_postgres():
             database=database,
         )
     firewall.allow_port("postgres", 5432, remote_peers)
+
+
+def conf_check(version: int) -> str:
+    """PostgreSQL's own parse of a candidate conf.d file: `postgres -C` (fine while the server
+    runs) on a configuration that includes the live postgresql.conf (and so conf.d), then the
+    candidate, as the server will read them. Its message names the parameter and the value."""
+    return (
+        "t=$(mktemp /tmp/postgres-candidate-XXXXXX.conf) && "
+        f"printf \"include '%s'\\ninclude '%s'\\n\" /etc/postgresql/{version}/main/postgresql.conf "
+        "{path} > $t && chmod 644 $t && "
+        f"runuser -u postgres -- /usr/lib/postgresql/{version}/bin/postgres -C data_directory "
+        "-c config_file=$t > /dev/null; rc=$?; rm -f $t; exit $rc"
+    )
+
+
+def configured_and_restarted(version: int, text: str, *changes, reload_when=()) -> None:
+    """conf.d/50-gateway.conf as `text`, live only once PostgreSQL accepted it; restarted when it
+    or one of `changes` changed, and put back (restarted on the previous file) should the
+    server not come back on it."""
+    path = f"/etc/postgresql/{version}/main/conf.d/50-gateway.conf"
+    conf = validated_file(
+        name=f"Render {path} (checked by PostgreSQL first)",
+        content=text,
+        dest=path,
+        validate=conf_check(version),
+        user="postgres",
+        group="postgres",
+        keep_previous=True,
+    )
+    running_service(
+        f"postgresql@{version}-main.service",
+        "PostgreSQL",
+        restart_when=[*changes, conf],
+        reload_when=reload_when,
+        restore=[path],
+        log_tail=f"/var/log/postgresql/postgresql-{version}-main.log",
+    )

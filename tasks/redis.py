@@ -14,11 +14,23 @@ from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import MemoryMb
 from bundle.held_updates import held_server_packages
-from bundle.operations import applied_sysctls, rendered_file, running_service
+from bundle.operations import applied_sysctls, rendered_file, running_service, validated_file
+from bundle.render import render
 
 DEFAULTS = settings.defaults("redis_maxmemory_mb")
 
 OTHER_ROLES = ("db", "llm", "api", "edge")
+CONF = "/etc/redis/redis.conf"
+# The candidate loaded by a throwaway redis-server as the redis user: no TCP port, its own
+# socket, directory and no persistence (it must not touch the live data). Still running after
+# 2 s (timeout's 124) means Redis accepted the file; otherwise its own message is shown.
+CONF_CHECK = (
+    "d=$(mktemp -d) && chown redis:redis $d && "
+    "runuser -u redis -- timeout 2 redis-server {path} --port 0 --unixsocket $d/check.sock "
+    "--dir $d --appendonly no --save '' --pidfile $d/check.pid --supervised no "
+    "--daemonize no > $d/out 2>&1; rc=$?; [ $rc -eq 124 ] || cat $d/out >&2; rm -rf $d; "
+    "[ $rc -eq 124 ]"
+)
 
 
 setting = settings_reader(DEFAULTS)
@@ -59,11 +71,8 @@ def deploy_redis():
         user="redis",
         group="redis",
     )
-    conf = rendered_file(
+    text = render(
         "redis/redis.conf.j2",
-        "/etc/redis/redis.conf",
-        mode="640",
-        group="redis",
         bind=bind,
         memory_mb=memory,
         shares_host=shares_host,
@@ -72,7 +81,22 @@ def deploy_redis():
         pidfile="/run/redis/redis-server.pid",
         aclfile="/etc/redis/users.acl",
     )
-    # A restart, not a reload: bind addresses and the ACL file are read at start. Nothing is lost:
-    # Redis writes its append-only file on shutdown and replays it on start.
-    running_service("redis-server.service", "Redis", restart_when=[acl, conf])
+    configured_and_restarted(text, acl)
     firewall.allow_port("redis", 6379, remote_peers)
+
+
+def configured_and_restarted(text: str, *changes) -> None:
+    """redis.conf as `text`, live only once Redis itself accepted it; restarted when it or one
+    of `changes` changed, and put back (restarted on the previous file) if Redis does not come
+    back on it. A restart, not a reload: bind addresses and the ACL file are read at start.
+    Nothing is lost: Redis writes its append-only file on shutdown and replays it on start."""
+    conf = validated_file(
+        name=f"Render {CONF} (checked by Redis first)",
+        content=text,
+        dest=CONF,
+        validate=CONF_CHECK,
+        mode="640",
+        group="redis",
+        keep_previous=True,
+    )
+    running_service("redis-server.service", "Redis", restart_when=[*changes, conf], restore=[CONF])

@@ -35,6 +35,9 @@ def test_every_default_is_accepted_and_a_wrong_type_is_not(setting):
     if setting.default is not None:
         assert setting.kind.problem(setting.default) is None
     assert setting.kind.problem(object()) is not None
+    # The e2e sweep's values (tests/e2e/test_settings.py).
+    assert setting.kind.problem(setting.kind.invalid) is not None
+    assert setting.kind.problem(setting.kind.wrong_type) is not None
     assert setting.reason and setting.kind.expected
 
 
