@@ -67,6 +67,32 @@ def validated_file(
     yield StringCommand("mv", "-f", candidate, dest)
 
 
+# systemd's own check of a candidate unit, under the unit's name in a scratch directory: it fails
+# on an error, and on any warning about this unit (an unknown key is only a warning to systemd,
+# and a unit running without the setting it was written for is not what the deploy meant).
+UNIT_CHECK = (
+    "d=$(mktemp -d) && cp {path} $d/NAME && "
+    "out=$(systemd-analyze verify --man=no $d/NAME 2>&1); rc=$?; rm -rf $d; "
+    "if [ $rc -ne 0 ]; then printf '%s\\n' \"$out\" >&2; exit 1; fi; "
+    "if printf '%s\\n' \"$out\" | grep -F NAME >&2; then exit 1; fi"
+)
+
+
+def unit_file(template: str, dest: str, **context):
+    """The systemd unit `dest` rendered from `template`, live only once systemd-analyze verify
+    accepted it."""
+    return checked_unit(render(template, **context), dest)
+
+
+def checked_unit(text: str, dest: str):
+    return validated_file(
+        name=f"Render {dest} (checked by systemd-analyze)",
+        content=text,
+        dest=dest,
+        validate=UNIT_CHECK.replace("NAME", posixpath.basename(dest)),
+    )
+
+
 def previous_path(dest: str) -> str:
     return posixpath.join(posixpath.dirname(dest), f".{posixpath.basename(dest)}.previous")
 
@@ -246,11 +272,14 @@ def restart_or_restore(unit: str, label: str, files: tuple | list, log_tail=None
         f'if [ -e {kept} ]; then mv -f {kept} {path}; restored="$restored {path}"; fi'
         for kept, path in zip(previous, files, strict=True)
     )
-    logs = f'journalctl -u {unit} --since "$since" --no-pager -q -n 30 >&2'
+    # What the failed start wrote first: the journal (and the service's own log) since then.
+    logs = f'journalctl -u {unit} --since "$since" --no-pager -q | head -n 40 >&2'
+    size = ""
     if log_tail:
-        logs += f"; tail -n 20 {log_tail} >&2"
+        size = f"size=$(stat -c %s {log_tail} 2>/dev/null || echo 0); "
+        logs += f"; tail -c +$((size + 1)) {log_tail} | head -n 40 >&2"
     return (
-        "since=$(date '+%Y-%m-%d %H:%M:%S'); "
+        f"since=$(date '+%Y-%m-%d %H:%M:%S'); {size}"
         f"if systemctl restart {unit} && sleep 1 && systemctl is-active --quiet {unit}; then "
         f"rm -f {' '.join(previous)}; exit 0; fi; "
         f'restored=""; {restore}; '

@@ -27,7 +27,7 @@ from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.errors import PreflightError
 from bundle.facts import ClusterSystemId, FileText, OsCodename, PgBackRestState
-from bundle.operations import rendered_file
+from bundle.operations import rendered_file, unit_file
 from bundle.secret_store import ssh_public_key
 from tasks.base import DEFAULTS as BASE_DEFAULTS
 
@@ -102,7 +102,7 @@ def _config(*, secrets, version: int, repository: bool, repository_host=None, db
 def _backup_units(*, private_network: bool, writable) -> list:
     """The oneshot backup unit and its two timers, on the repository's host."""
     units = [
-        rendered_file(
+        unit_file(
             "backup/pgbackrest-backup@.service.j2",
             "/etc/systemd/system/pgbackrest-backup@.service",
             stanza=pgbackrest.STANZA,
@@ -113,7 +113,7 @@ def _backup_units(*, private_network: bool, writable) -> list:
     ]
     for kind in pgbackrest.BACKUP_TYPES:
         units.append(
-            rendered_file(
+            unit_file(
                 "backup/pgbackrest-backup.timer.j2",
                 f"/etc/systemd/system/pgbackrest-backup-{kind}.timer",
                 kind=kind,

@@ -43,6 +43,7 @@ from bundle.litellm_layout import (
 from bundle.operations import (
     release_from_tar,
     rendered_file,
+    unit_file,
     validated_file,
     venv_from_wheelhouse,
     wait_ready_script,
@@ -180,7 +181,7 @@ def deploy_litellm():
     )
     _migrate_once(mode, venv, release if kept else None)
     _retire_other_units(ports)
-    unit = rendered_file(
+    unit = unit_file(
         "litellm/litellm@.service.j2",
         "/etc/systemd/system/litellm@.service",
         listen_address=own_address,

@@ -163,12 +163,17 @@ def deploy_postgres():
     firewall.allow_port("postgres", 5432, remote_peers)
 
 
+def conf_path(version: int) -> str:
+    return f"/etc/postgresql/{version}/main/conf.d/50-gateway.conf"
+
+
 def conf_check(version: int) -> str:
     """PostgreSQL's own parse of a candidate conf.d file: `postgres -C` (fine while the server
     runs) on a configuration that includes the live postgresql.conf (and so conf.d), then the
     candidate, as the server will read them. Its message names the parameter and the value."""
     return (
-        "t=$(mktemp /tmp/postgres-candidate-XXXXXX.conf) && "
+        # From /: postgres complains about a working directory it cannot enter (root's).
+        "cd / && t=$(mktemp /tmp/postgres-candidate-XXXXXX.conf) && "
         f"printf \"include '%s'\\ninclude '%s'\\n\" /etc/postgresql/{version}/main/postgresql.conf "
         "{path} > $t && chmod 644 $t && "
         f"runuser -u postgres -- /usr/lib/postgresql/{version}/bin/postgres -C data_directory "
@@ -180,7 +185,7 @@ def configured_and_restarted(version: int, text: str, *changes, reload_when=()) 
     """conf.d/50-gateway.conf as `text`, live only once PostgreSQL accepted it; restarted when it
     or one of `changes` changed, and put back (restarted on the previous file) should the
     server not come back on it."""
-    path = f"/etc/postgresql/{version}/main/conf.d/50-gateway.conf"
+    path = conf_path(version)
     conf = validated_file(
         name=f"Render {path} (checked by PostgreSQL first)",
         content=text,

@@ -24,6 +24,7 @@ from bundle.operations import (
     readiness_gate,
     rendered_file,
     running_service,
+    unit_file,
     venv_from_wheelhouse,
 )
 
@@ -91,7 +92,7 @@ def deploy_saas_api():
         default_model_group=setting("saas_api_default_model_group"),
     )
     _migrate_once(venv)
-    unit = rendered_file(
+    unit = unit_file(
         "saas_api/saas-api.service.j2",
         "/etc/systemd/system/saas-api.service",
         listen_address=own_address,
@@ -124,7 +125,7 @@ def _admin_panel(own_address: str, edge_peers: list[str], environment, venv) -> 
     unit and port, reached only through the edge (which the panel believes about the browser's
     address)."""
     port = setting("saas_api_admin_port")
-    unit = rendered_file(
+    unit = unit_file(
         "saas_api/saas-admin.service.j2",
         "/etc/systemd/system/saas-admin.service",
         listen_address=own_address,
