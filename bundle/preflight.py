@@ -78,9 +78,12 @@ class _Sources:
 
 
 def inventory_problems(inventory, group_data: Path) -> tuple[list[str], list[str]]:
+    """(problems, warnings): each value, then the rules between a host's keys (for a host whose
+    values are each good), between hosts, and the seed spec (when nothing else is wrong)."""
     sources = _Sources(inventory, group_data)
     problems: list[str] = []
-    unused: dict[tuple[str, str], list] = defaultdict(list)  # (key, source) -> [(host, used)]
+    # (key, source) -> for each host it reaches, the groups of that host that read it
+    unused: dict[tuple[str, str], list] = defaultdict(list)
     hosts = list(inventory.hosts.values())
     for host in hosts:
         data = host.data.dict()

@@ -11,8 +11,7 @@ import runpy
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.litellm import DEFAULTS as LITELLM_DEFAULTS
-from tasks.saas_api import DEFAULTS as SAAS_API_DEFAULTS
+from bundle import settings as schema
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = (REPO / "group_data" / "all.py", REPO / "group_data" / "dev.py")
@@ -44,18 +43,16 @@ DEFAULTS = {
     "dev_redis_maxmemory_mb": 256,
     # Seconds to wait for every service to report healthy.
     "dev_health_timeout": 600,
-    # Production settings the dev stack renders with too (tasks/litellm.py, tasks/saas_api.py).
-    "litellm_spend_write_interval": LITELLM_DEFAULTS["litellm_spend_write_interval"],
-    "litellm_spend_flush_seconds": LITELLM_DEFAULTS["litellm_spend_flush_seconds"],
-    "litellm_request_timeout": LITELLM_DEFAULTS["litellm_request_timeout"],
-    "saas_api_default_model_group": SAAS_API_DEFAULTS["saas_api_default_model_group"],
 }
+# Production settings the dev stack renders with too: their kinds and defaults are the
+# deploy's (bundle/settings.py).
 SHARED_KEYS = (
     "litellm_spend_write_interval",
     "litellm_spend_flush_seconds",
     "litellm_request_timeout",
     "saas_api_default_model_group",
 )
+DEFAULTS |= schema.defaults(*SHARED_KEYS)
 SUITES = ("bookworm",)
 
 
@@ -139,15 +136,10 @@ def check(settings: DevSettings) -> None:
         problem(
             "dev_subnet", 'a private IPv4 network of at least 16 addresses, e.g. "172.29.213.0/24"'
         )
-    for key in ("litellm_spend_write_interval", "litellm_request_timeout"):
-        if not _whole(settings[key], 1, 3600):
-            problem(key, "a whole number of seconds from 1 to 3600")
-    flush = settings["litellm_spend_flush_seconds"]
-    if isinstance(flush, bool) or not isinstance(flush, int | float) or not 0 < flush <= 1:
-        problem("litellm_spend_flush_seconds", "a number of seconds above 0 and at most 1")
-    group = settings["saas_api_default_model_group"]
-    if group is not None and not (isinstance(group, str) and group):
-        problem("saas_api_default_model_group", "a model group's name, or None")
+    for key in SHARED_KEYS:
+        kind = schema.BY_KEY[key].kind
+        if settings[key] is not None and kind.problem(settings[key]):
+            problem(key, kind.expected)
     known = set(DEFAULTS)
     for key in settings.values:
         if key not in known:
