@@ -194,7 +194,7 @@ def test_missing_admin_cidrs_stops_the_deploy_before_any_change(three_hosts, tmp
     assert result.returncode != 0
     output = result.stdout + result.stderr
     errors = [line for line in output.splitlines() if "base_admin_cidrs" in line]
-    assert len(errors) == 1 and "base_admin_cidrs is missing or empty" in errors[0], output
+    assert len(errors) == 1 and "host1: base_admin_cidrs is missing: " in errors[0], output
     assert "group_data/" in errors[0]
     assert "Starting operation" not in output
     assert ssh("host1", "sha256sum /etc/nftables.conf", check=True).stdout == fingerprint
