@@ -2,8 +2,8 @@
 
 Preflight runs first on the control machine: every host's settings (bundle/settings.py, the
 rules between them and the seed spec) and the environment's secret store (missing secrets
-generated) are checked before any host changes. Each
-component is one @deploy in tasks/, applied to the hosts of its group; the seed comes last."""
+generated) are checked before any host changes. Each component is one @deploy in tasks/,
+applied to the hosts of its group; the seed comes last."""
 
 from pyinfra import host, inventory, logger
 
