@@ -85,8 +85,10 @@ def inventory_problems(inventory, group_data: Path) -> tuple[list[str], list[str
     # (key, source) -> for each host it reaches, the groups of that host that read it
     unused: dict[tuple[str, str], list] = defaultdict(list)
     hosts = list(inventory.hosts.values())
+    warnings: list[str] = []
     for host in hosts:
         data = host.data.dict()
+        warnings += _foreign_warnings(host, data, sources)
         found = _value_problems(host, data, sources)
         for key, value in data.items():
             setting = settings.BY_KEY.get(key)
@@ -98,13 +100,12 @@ def inventory_problems(inventory, group_data: Path) -> tuple[list[str], list[str
     problems += _inventory_rules(inventory, hosts)
     if not problems:
         problems += _seed_problems(hosts)
-    warnings = [
+    warnings += [
         f"{key} (set in {source}) has no effect: {', '.join(settings.BY_KEY[key].groups)} "
         "hosts read it, and it reaches none of them"
         for (key, source), uses in unused.items()
         if not any(uses)
     ]
-    warnings += [w for host in hosts for w in _foreign_warnings(host, sources)]
     names = [host.name for host in hosts]
     return _merged(problems, names), _merged(warnings, names)
 
@@ -148,10 +149,9 @@ def _value_problems(host, data: dict, sources: _Sources) -> list[str]:
                 )
             )
         elif not key.startswith(settings.FOREIGN_PREFIXES):
-            nearest = difflib.get_close_matches(key, settings.BY_KEY, n=1, cutoff=0.75)
-            if nearest or key.startswith(settings.OUR_PREFIXES):
+            hint = _mistaken_key_hint(key)
+            if hint:
                 source = sources.of(host, key)
-                hint = f"did you mean {nearest[0]}?" if nearest else "see README, Settings"
                 found.append(
                     _line(
                         host,
@@ -188,8 +188,16 @@ def _merged(lines: list[str], names: list[str]) -> list[str]:
     return [f"{', '.join(hosts)}: {rest}" if hosts else rest for rest, hosts in hosts_of.items()]
 
 
-def _foreign_warnings(host, sources: _Sources) -> list[str]:
-    data = host.data.dict()
+def _mistaken_key_hint(key: str) -> str | None:
+    """For an unknown key that must be a mistake for one of ours (close to a known name, or
+    with our prefix), what to say; None for someone else's key."""
+    nearest = difflib.get_close_matches(key, settings.BY_KEY, n=1, cutoff=0.75)
+    if nearest:
+        return f"did you mean {nearest[0]}?"
+    return "see README, Settings" if key.startswith(settings.OUR_PREFIXES) else None
+
+
+def _foreign_warnings(host, data: dict, sources: _Sources) -> list[str]:
     return [
         f"{host.name}: {key} (from {sources.of(host, key)}) is not a setting of this bundle; "
         "it is ignored"
@@ -197,8 +205,7 @@ def _foreign_warnings(host, sources: _Sources) -> list[str]:
         if key not in settings.BY_KEY
         and key not in settings.FIXED
         and not key.startswith(settings.FOREIGN_PREFIXES)
-        and not key.startswith(settings.OUR_PREFIXES)
-        and not difflib.get_close_matches(key, settings.BY_KEY, n=1, cutoff=0.75)
+        and _mistaken_key_hint(key) is None
     ]
 
 
