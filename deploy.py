@@ -1,13 +1,14 @@
 """What every rollout does, in order: `pyinfra inventories/<env>.py deploy.py`.
 
 Preflight runs first on the control machine: every host's settings (bundle/settings.py, the
-rules between them and the seed spec) and the environment's secret store (missing secrets
-generated) are checked before any host changes. Each component is one @deploy in tasks/,
-applied to the hosts of its group; the seed comes last."""
+rules between them and the seed spec), what every host runs (bundle/platforms.py) and the
+environment's secret store (missing secrets generated) are checked before any host changes.
+Each component is one @deploy in tasks/, applied to the hosts of its group; the seed comes last."""
 
 from pyinfra import host, inventory, logger
 
 from bundle.deploy_secrets import secrets_for
+from bundle.facts import HostPlatform
 from bundle.operations import tier_done
 from bundle.preflight import check_inventory
 from tasks.backup import (
@@ -23,8 +24,9 @@ from tasks.redis import deploy_redis
 from tasks.saas_api import deploy_saas_api
 from tasks.seed import deploy_seed
 
-# Every host, the first time this file runs (for the first host), before any operation.
-check_inventory(inventory, logger.warning)
+# Every host, the first time this file runs (for the first host), before any operation: its
+# settings, and what it runs (pyinfra has connected to every host before this file runs).
+check_inventory(inventory, logger.warning, platform_of=lambda each: each.get_fact(HostPlatform))
 secrets_for(host.data.get("environment"))
 
 deploy_base()

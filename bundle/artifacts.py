@@ -1,10 +1,13 @@
 """Artifacts built on the control machine and pushed to hosts, so hosts need no PyPI access.
 
-A hash-locked requirements file (bundle/requirements/<name>.lock) is resolved once into a
-wheelhouse cached on the control machine, then packed into one deterministic tar: the same lock
-always gives the same bytes, so pushing it again is "No change" and a host reinstalls only when
-the lock changed. The bundled Prisma engine (engine/) is built the same way: its npm lockfile
-installed once (`npm ci`, integrity-checked) next to a copy of its sources, then packed."""
+A hash-locked requirements file (bundle/requirements/<name>.lock) is resolved once per target
+(a host's Python, glibc and machine: bundle.platforms) into a wheelhouse cached on the control
+machine, then packed into one deterministic tar: the same lock always gives the same bytes, so
+pushing it again is "No change" and a host reinstalls only when the lock changed. One lock
+serves every release: pip-compile's hashes cover every file of each pinned version. The bundled
+Prisma engine (engine/, JavaScript and WASM: the same for every release) is built the same way:
+its npm lockfile installed once (`npm ci`, integrity-checked) next to a copy of its sources,
+then packed."""
 
 from __future__ import annotations
 
@@ -18,13 +21,13 @@ import tarfile
 import uuid
 from pathlib import Path
 
+from bundle.platforms import Target
+
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements"
 ENGINE_SOURCE = Path(__file__).resolve().parent.parent / "engine"
 SAAS_API_SOURCE = Path(__file__).resolve().parent.parent / "saas_api"
 # What the engine needs at run time; node_modules comes from `npm ci`, never from the checkout.
 ENGINE_FILES = ("package.json", "package-lock.json", "migrate.py", "bin", "lib")
-# The Python the wheels are built for: Debian bookworm's CPython.
-TARGET_PYTHON = (3, 11)
 
 
 class ArtifactError(Exception):
@@ -52,18 +55,24 @@ def artifact_name(name: str, lock: str | None = None) -> str:
     return f"{name}-{lock_digest(name, lock)}"
 
 
-def wheelhouse(name: str, lock: str | None = None) -> Path:
-    """The cached wheelhouse for `name`'s lock, downloaded (hash-checked) on first use."""
-    target = cache_dir() / "wheelhouse" / artifact_name(name, lock)
-    if (target / ".complete").exists():
-        return target
-    if sys.version_info[:2] != TARGET_PYTHON:
-        raise ArtifactError(
-            f"the {name} wheelhouse is built for CPython {'.'.join(map(str, TARGET_PYTHON))}; "
-            f"this control machine runs {sys.version.split()[0]}: run pyinfra from a 3.11 venv"
-        )
-    partial = _partial(target)
-    print(f"artifacts: downloading the {name} wheelhouse (once per lock)", file=sys.stderr)
+def venv_name(name: str, lock: str | None, target: Target) -> str:
+    """The venv a host builds from the wheelhouse: `<artifact>-<cpXY>`. The Python is in the
+    name so that a host moved to another release (another Python) gets a new venv."""
+    return f"{artifact_name(name, lock)}-{target.python_tag}"
+
+
+def wheelhouse(name: str, lock: str | None, target: Target) -> Path:
+    """The cached wheelhouse for `name`'s lock and `target`, downloaded (hash-checked) on first
+    use."""
+    where = cache_dir() / "wheelhouse" / f"{artifact_name(name, lock)}-{target.tag}"
+    if (where / ".complete").exists():
+        return where
+    partial = _partial(where)
+    print(
+        f"artifacts: downloading the {name} wheelhouse for Python {target.python} "
+        "(once per lock and Python)",
+        file=sys.stderr,
+    )
     result = subprocess.run(
         [
             sys.executable,
@@ -74,6 +83,7 @@ def wheelhouse(name: str, lock: str | None = None) -> Path:
             "--no-deps",
             "--require-hashes",
             "--only-binary=:all:",
+            *target.pip_download_args(),
             "--dest",
             str(partial),
             "--requirement",
@@ -86,19 +96,20 @@ def wheelhouse(name: str, lock: str | None = None) -> Path:
     if result.returncode != 0:
         detail = [line for line in result.stderr.splitlines() if "ERROR" in line][-1:]
         raise ArtifactError(
-            f"{lock_path(name, lock)}: could not download every pinned wheel"
+            f"{lock_path(name, lock)}: could not download every pinned wheel for Python "
+            f"{target.python} on glibc {target.glibc}"
             + (f" ({detail[0].strip()})" if detail else "")
             + "; check the package index is reachable, or re-lock with `make lock-litellm`"
         )
     (partial / ".complete").write_text(lock_digest(name, lock) + "\n")
-    _publish(partial, target)
-    return target
+    _publish(partial, where)
+    return where
 
 
-def bundle_tar(name: str, lock: str | None = None) -> Path:
+def bundle_tar(name: str, lock: str | None, target: Target) -> Path:
     """One deterministic tar of the wheelhouse plus its lock (sorted, zero mtimes, root-owned)."""
-    source = wheelhouse(name, lock)
-    tar_path = source.with_suffix(".tar")
+    source = wheelhouse(name, lock, target)
+    tar_path = source.with_name(f"{source.name}.tar")
     if tar_path.exists():
         return tar_path
     members = [(p.name, p) for p in sorted(source.iterdir()) if p.suffix == ".whl"]
@@ -115,8 +126,10 @@ def saas_api_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def saas_api_name() -> str:
-    return f"saas_api-{saas_api_digest()}"
+def saas_api_name(target: Target | None = None) -> str:
+    """`saas_api-<digest>`, and the venv a host builds from it `…-<cpXY>` (see venv_name)."""
+    name = f"saas_api-{saas_api_digest()}"
+    return f"{name}-{target.python_tag}" if target else name
 
 
 def saas_api_wheel() -> Path:
@@ -148,14 +161,15 @@ def saas_api_wheel() -> Path:
     return sorted(target.glob("saas_api-*.whl"))[0]
 
 
-def saas_api_tar() -> Path:
-    """The SaaS API's dependency wheelhouse plus its own wheel, with a requirements.lock that
-    pins that wheel by hash too: hosts install everything with --require-hashes."""
+def saas_api_tar(target: Target) -> Path:
+    """The SaaS API's dependency wheelhouse plus its own (pure Python) wheel, with a
+    requirements.lock that pins that wheel by hash too: hosts install everything with
+    --require-hashes."""
     wheel = saas_api_wheel()
-    tar_path = cache_dir() / "wheelhouse" / f"{saas_api_name()}.tar"
+    tar_path = cache_dir() / "wheelhouse" / f"{saas_api_name()}-{target.tag}.tar"
     if tar_path.exists():
         return tar_path
-    source = wheelhouse("saas_api")
+    source = wheelhouse("saas_api", None, target)
     wheel_hash = hashlib.sha256(wheel.read_bytes()).hexdigest()
     version = wheel.name.split("-")[1]
     lock = _partial(tar_path.with_name(tar_path.stem + ".requirements.lock"))

@@ -60,20 +60,35 @@ class MemoryMb(FactBase):
         return int("".join(output).strip() or 0)
 
 
-class OsCodename(FactBase):
+class HostPlatform(FactBase):
     """
-    The Debian release's code name.
+    What the host runs (bundle.platforms): its release from /etc/os-release, machine, glibc, and
+    python3's ``major.minor`` (the installed one, else the one its apt would install, so a host
+    without python3 yet still tells which wheels it needs).
 
     .. code:: python
 
-        "bookworm"
+        {"id": "debian", "codename": "trixie", "pretty": "Debian GNU/Linux 13 (trixie)",
+         "machine": "x86_64", "glibc": "2.41", "python": "3.13"}
     """
 
     def command(self) -> str:
-        return '. /etc/os-release && echo "$VERSION_CODENAME"'
+        python = "python3 -c 'import sys; print(*sys.version_info[:2], sep=\".\")' 2>/dev/null"
+        candidate = (
+            "apt-cache show --no-all-versions python3 2>/dev/null"
+            " | sed -n 's/^Version: \\([0-9]*[.][0-9]*\\).*/\\1/p'"
+        )
+        return (
+            ". /etc/os-release 2>/dev/null; "
+            'echo "id=$ID"; echo "codename=$VERSION_CODENAME"; echo "pretty=$PRETTY_NAME"; '
+            'echo "machine=$(uname -m)"; '
+            'echo "glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | cut -d" " -f2)"; '
+            f'echo "python=$({python} || {candidate})"'
+        )
 
     def process(self, output):
-        return "".join(output).strip() or None
+        found = dict(line.split("=", 1) for line in output if "=" in line)
+        return {key: value.strip() or None for key, value in found.items()}
 
 
 _PSQL = "runuser -u postgres -- psql -XAtq -F '|' -c"
@@ -126,24 +141,6 @@ class PostgresDatabases(FactBase):
             name, owner, public_connect = line.split("|", 2)
             databases[name] = {"owner": owner, "public_connect": public_connect == "t"}
         return databases
-
-
-class PythonVersion(FactBase):
-    """
-    The host's python3 as ``major.minor``, or ``None`` when there is none.
-
-    .. code:: python
-
-        "3.11"
-    """
-
-    def command(self) -> str:
-        return (
-            "python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])' 2>/dev/null || true"
-        )
-
-    def process(self, output):
-        return "".join(output).strip() or None
 
 
 class FileText(FactBase):

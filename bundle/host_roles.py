@@ -6,8 +6,9 @@ from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.hardware import Cpus
 
-from bundle import artifacts, settings, sizing
-from bundle.facts import PythonVersion
+from bundle import settings, sizing
+from bundle.facts import HostPlatform
+from bundle.platforms import Target, target_of
 
 
 def service_address(group: str, component: str, *, loopback: bool = True) -> str:
@@ -64,15 +65,10 @@ def worker_count(configured) -> int:
     return int(configured) if configured else sizing.clamp(host.get_fact(Cpus) or 1, 1, 8)
 
 
-def require_target_python(component: str, group: str) -> None:
-    """The wheelhouses are built for Debian bookworm's Python; refuse any other."""
-    wanted = ".".join(map(str, artifacts.TARGET_PYTHON))
-    found = host.get_fact(PythonVersion)
-    if found != wanted:
-        raise DeployError(
-            f"{host.name}: {component}'s wheelhouse is built for Python {wanted} (Debian "
-            f"bookworm); this host has {found or 'no python3'}: use bookworm for {group} hosts"
-        )
+def host_target() -> Target:
+    """The Python, glibc and machine this host's wheelhouses are fetched for (its platform was
+    checked by preflight: bundle.platforms)."""
+    return target_of(host.get_fact(HostPlatform))
 
 
 def database_url(role: str, component: str, port: int) -> str:

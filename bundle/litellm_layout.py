@@ -6,7 +6,6 @@ from __future__ import annotations
 ROOT = "/opt/litellm"
 VENV = f"{ROOT}/venv"
 ENGINE = f"{ROOT}/engine"
-SITE = f"{VENV}/lib/python3.11/site-packages"
 
 ENGINE_MODES = ("bundled", "native")
 # Both modes: the Prisma CLI is the one in the engine's npm packages (no npm on hosts), run by
@@ -43,11 +42,13 @@ def prisma_environment(mode: str) -> dict[str, str]:
     return PRISMA_CLI_ENV | (BUNDLED_ENGINE_ENV if mode == "bundled" else {})
 
 
-def prisma_generate_command(mode: str) -> str:
+def prisma_generate_command(mode: str, site_packages: str) -> str:
     """Generate LiteLLM's Prisma client into the venv (the schema's generator, `prisma-client-py`,
-    is a script in the venv's bin)."""
+    is a script in the venv's bin); `site_packages` is the venv's, relative to it
+    (bundle.platforms.Target.site_packages)."""
     env = " ".join(f"{k}={v}" for k, v in prisma_environment(mode).items())
     return (
-        f"cd {SITE}/litellm/proxy && env HOME=/root PATH={VENV}/bin:/usr/bin:/bin {env} "
+        f"cd {VENV}/{site_packages}/litellm/proxy && "
+        f"env HOME=/root PATH={VENV}/bin:/usr/bin:/bin {env} "
         f"{VENV}/bin/prisma generate --schema schema.prisma >/dev/null"
     )

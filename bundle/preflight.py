@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from bundle import litellm_release, settings
+from bundle import litellm_release, platforms, settings
 from bundle.errors import PreflightError
 
 __all__ = ["PreflightError", "check_inventory", "inventory_problems"]
@@ -24,20 +24,30 @@ _checked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 SITE_NAMES = {"edge_gateway_host": "gateway", "edge_api_host": "api", "edge_admin_host": "admin"}
 
 
-def check_inventory(inventory, warn: Callable[[str], None], group_data: Path | None = None):
+def check_inventory(
+    inventory,
+    warn: Callable[[str], None],
+    group_data: Path | None = None,
+    platform_of: Callable | None = None,
+):
     """Raise PreflightError listing every problem of every host; warn about keys that have no
-    effect. deploy.py calls it for each host; it checks the whole inventory the first time."""
+    effect. deploy.py calls it for each host; it checks the whole inventory the first time.
+    `platform_of(host)` reads what a host runs (bundle.facts.HostPlatform, over the connection
+    pyinfra opened before the deploy file runs); its problems are listed with the others."""
     if inventory in _checked:
         return
     problems, warnings = inventory_problems(inventory, group_data or Path.cwd() / "group_data")
+    if platform_of is not None:
+        problems += platforms.fleet_problems(
+            list(inventory.hosts.values()), platform_of, _postgres_versions
+        )
     _checked[inventory] = True
     for warning in warnings:
         warn(warning)
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         raise PreflightError(
-            f"preflight: {count} in the inventory's settings; no host was changed:\n"
-            + "\n".join(problems)
+            f"preflight: {count} in the inventory; no host was changed:\n" + "\n".join(problems)
         )
 
 
@@ -108,6 +118,10 @@ def inventory_problems(inventory, group_data: Path) -> tuple[list[str], list[str
     ]
     names = [host.name for host in hosts]
     return _merged(problems, names), _merged(warnings, names)
+
+
+def _postgres_versions(host) -> dict:
+    return settings_of(host.data.dict())["postgres_versions"]
 
 
 def settings_of(data) -> dict:

@@ -15,7 +15,9 @@ from pathlib import Path
 import docker.errors
 
 from bundle import artifacts, litellm_layout
+from bundle.facts import HostPlatform
 from bundle.install_steps import release_steps, venv_steps
+from bundle.platforms import Target, target_of
 from bundle.render import render
 from tasks.postgres import DEFAULTS as POSTGRES_DEFAULTS
 
@@ -54,7 +56,13 @@ def postgres_version(suite: str) -> int:
     return POSTGRES_DEFAULTS["postgres_versions"][suite]
 
 
-def contexts(base: str, suite: str) -> dict[str, tuple[str, dict[str, Path]]]:
+def image_target(client, base: str) -> Target:
+    """The Python, glibc and machine of the base image, read from it as from a host."""
+    output = client.containers.run(base, ["sh", "-c", HostPlatform().command()], remove=True)
+    return target_of(HostPlatform().process(output.decode().splitlines()))
+
+
+def contexts(base: str, suite: str, target: Target) -> dict[str, tuple[str, dict[str, Path]]]:
     """service -> (Dockerfile text, {name in the build context: file})."""
     common = {"base": base}
     user = lambda service: {  # noqa: E731
@@ -62,17 +70,17 @@ def contexts(base: str, suite: str) -> dict[str, tuple[str, dict[str, Path]]]:
         "uid": USERS[service].uid,
         "home": USERS[service].home,
     }
-    engine, venv = artifacts.engine_name(), artifacts.artifact_name("litellm")
+    engine, venv = artifacts.engine_name(), artifacts.venv_name("litellm", None, target)
     root = litellm_layout.ROOT
     litellm_install = (
         release_steps("/tmp/artifacts/litellm-engine.tar", f"{root}/engines", engine)
         + [f"ln -sfn {root}/engines/{engine} {litellm_layout.ENGINE}"]
         + venv_steps("/tmp/artifacts/litellm-wheelhouse.tar", root, venv)
         + [f"ln -sfn {root}/venvs/{venv} {litellm_layout.VENV}"]
-        + [litellm_layout.prisma_generate_command("bundled")]
+        + [litellm_layout.prisma_generate_command("bundled", target.site_packages)]
         + [f"echo {venv}+{engine}+bundled > {litellm_layout.VENV}/.prisma-generated"]
     )
-    saas = artifacts.saas_api_name()
+    saas = artifacts.saas_api_name(target)
     saas_install = venv_steps("/tmp/artifacts/saas-api-wheelhouse.tar", SAAS_API_ROOT, saas) + [
         f"ln -sfn {SAAS_API_ROOT}/venvs/{saas} {SAAS_API_ROOT}/venv"
     ]
@@ -103,7 +111,7 @@ def contexts(base: str, suite: str) -> dict[str, tuple[str, dict[str, Path]]]:
             ),
             {
                 "litellm-engine.tar": artifacts.engine_tar(),
-                "litellm-wheelhouse.tar": artifacts.bundle_tar("litellm"),
+                "litellm-wheelhouse.tar": artifacts.bundle_tar("litellm", None, target),
                 **{name: FILES / name for name in ("with-env", "healthcheck", "start-litellm")},
             },
         ),
@@ -123,7 +131,7 @@ def contexts(base: str, suite: str) -> dict[str, tuple[str, dict[str, Path]]]:
                 },
             ),
             {
-                "saas-api-wheelhouse.tar": artifacts.saas_api_tar(),
+                "saas-api-wheelhouse.tar": artifacts.saas_api_tar(target),
                 **{name: FILES / name for name in ("with-env", "healthcheck", "start-saas-api")},
             },
         ),
@@ -154,7 +162,7 @@ def ensure_all(client, base: str, suite: str, services: list[str]) -> dict[str, 
     """service -> image tag, building only what is missing."""
     base_id = client.images.get(base).id
     tags = {}
-    for service, (dockerfile, files) in contexts(base, suite).items():
+    for service, (dockerfile, files) in contexts(base, suite, image_target(client, base)).items():
         if service not in services:
             continue
         tag = f"{REPOSITORY}/{service}:{inputs_digest(base_id, dockerfile, files)}"

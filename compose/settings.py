@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundle import settings as schema
+from bundle.platforms import RELEASES
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = (REPO / "group_data" / "all.py", REPO / "group_data" / "dev.py")
@@ -27,9 +28,10 @@ DEFAULTS = {
     "dev_project": "gateway-dev",
     # The Debian release of the images: the hosts' release.
     "dev_suite": "bookworm",
-    # The base image; when it is neither present nor pullable (air-gapped machines), make dev
-    # builds the same release itself with debootstrap and `docker import`.
-    "dev_base_image": "debian:bookworm-slim",
+    # The base image (None: debian:<dev_suite>-slim); when it is neither present nor pullable
+    # (air-gapped machines), make dev builds the same release itself with debootstrap and
+    # `docker import`.
+    "dev_base_image": None,
     # False applies the seed spec as written: its credentials then read real provider keys
     # (OPENAI_API_KEY, ANTHROPIC_API_KEY) from the environment of `make dev`.
     "dev_fake_provider": True,
@@ -53,7 +55,7 @@ SHARED_KEYS = (
     "saas_api_default_model_group",
 )
 DEFAULTS |= schema.defaults(*SHARED_KEYS)
-SUITES = ("bookworm",)
+SUITES = tuple(RELEASES)
 
 
 class SettingsError(Exception):
@@ -82,6 +84,8 @@ def load(files: tuple[Path, ...] = FILES) -> DevSettings:
         for key, value in found.items():
             if key == "environment" or key.startswith("dev_") or key in SHARED_KEYS:
                 values[key], origin[key] = value, shown
+    if values["dev_base_image"] is None:
+        values["dev_base_image"] = f"debian:{values['dev_suite']}-slim"
     settings = DevSettings(values, origin)
     check(settings)
     return settings

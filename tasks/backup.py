@@ -26,7 +26,7 @@ from bundle import firewall, pgbackrest, settings
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.errors import PreflightError
-from bundle.facts import ClusterSystemId, FileText, OsCodename, PgBackRestState
+from bundle.facts import ClusterSystemId, FileText, HostPlatform, PgBackRestState
 from bundle.operations import rendered_file, unit_file
 from bundle.secret_store import ssh_public_key
 from tasks.base import DEFAULTS as BASE_DEFAULTS
@@ -61,7 +61,7 @@ def _db_host():
 def _postgres_version(of) -> int:
     # Read from the db host's data (its deploy reads the same key).
     versions = of.data.get("postgres_versions") or DEFAULTS["postgres_versions"]
-    return versions[of.get_fact(OsCodename)]
+    return versions[of.get_fact(HostPlatform)["codename"]]
 
 
 def _data_directory(version: int) -> str:

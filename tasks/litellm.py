@@ -27,8 +27,8 @@ from bundle.deploy_secrets import secrets_for
 from bundle.facts import FileText, LiteLLMPendingMigrations
 from bundle.host_roles import (
     database_url,
+    host_target,
     litellm_ports,
-    require_target_python,
     service_address,
 )
 from bundle.host_roles import worker_count as worker_count_for
@@ -76,7 +76,7 @@ setting = settings_reader(DEFAULTS)
 
 @deploy("LiteLLM")
 def deploy_litellm():
-    require_target_python("LiteLLM", "llm")
+    target = host_target()
     # Each checked by preflight (bundle/settings.py), the lock the same on every llm host.
     lock = setting("litellm_lock")
     mode = setting("litellm_prisma_engine")
@@ -118,7 +118,7 @@ def deploy_litellm():
         link=ENGINE,
         release=artifacts.engine_name(),
     )
-    artifact = artifacts.artifact_name("litellm", lock)
+    artifact = artifacts.venv_name("litellm", lock, target)
     release = f"{ROOT}/venvs/{artifact}"
     # A venv kept from an earlier deploy (the one before an upgrade, say) is switched back to,
     # not rebuilt: its wheelhouse need not travel again.
@@ -128,7 +128,7 @@ def deploy_litellm():
     else:
         files.put(
             name="Push the LiteLLM wheelhouse",
-            src=str(artifacts.bundle_tar("litellm", lock)),
+            src=str(artifacts.bundle_tar("litellm", lock, target)),
             dest=f"{CACHE}/litellm-wheelhouse.tar",
             mode="600",
         )
@@ -144,7 +144,10 @@ def deploy_litellm():
     )
     client = server.shell(
         name="Generate LiteLLM's Prisma client",
-        commands=[prisma_generate_command(mode), f"echo {generated} > {VENV}/.prisma-generated"],
+        commands=[
+            prisma_generate_command(mode, target.site_packages),
+            f"echo {generated} > {VENV}/.prisma-generated",
+        ],
         # Facts are read before anything runs: also regenerate when this run built either anew.
         _if=lambda: not client_current or (venv.did_change() and not kept) or engine.did_change(),
     )

@@ -11,7 +11,7 @@ from pyinfra.operations import apt, server, systemd
 from bundle import firewall, peers, pgbackrest, settings, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
-from bundle.facts import MemoryMb, OsCodename
+from bundle.facts import HostPlatform, MemoryMb
 from bundle.held_updates import held_server_packages
 from bundle.operations import (
     postgres_login_role,
@@ -72,7 +72,7 @@ def hba_rules(own_address: str) -> tuple[list[dict], list[str], bool]:
 
 @deploy("PostgreSQL")
 def deploy_postgres():
-    codename = host.get_fact(OsCodename)
+    codename = host.get_fact(HostPlatform)["codename"]
     version = setting("postgres_versions")[codename]
     conf_dir = f"/etc/postgresql/{version}/main"
     unit = f"postgresql@{version}-main.service"

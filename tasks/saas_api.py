@@ -18,7 +18,7 @@ from bundle import artifacts, firewall, peers, settings, sizing
 from bundle.data import settings_reader
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import SaasApiPendingMigrations
-from bundle.host_roles import database_url, litellm_urls_in_turn, require_target_python
+from bundle.host_roles import database_url, host_target, litellm_urls_in_turn
 from bundle.host_roles import worker_count as worker_count_for
 from bundle.operations import (
     readiness_gate,
@@ -41,7 +41,7 @@ setting = settings_reader(DEFAULTS)
 
 @deploy("SaaS API")
 def deploy_saas_api():
-    require_target_python("the SaaS API", "api")
+    target = host_target()
     own_address = host.data.get("private_address")
     secrets = secrets_for(host.data.get("environment"))
     worker_count = worker_count_for(setting("saas_api_workers"))
@@ -67,7 +67,7 @@ def deploy_saas_api():
 
     files.put(
         name="Push the SaaS API wheelhouse",
-        src=str(artifacts.saas_api_tar()),
+        src=str(artifacts.saas_api_tar(target)),
         dest=f"{CACHE}/saas-api-wheelhouse.tar",
         mode="600",
     )
@@ -75,7 +75,7 @@ def deploy_saas_api():
         name="Install the SaaS API from the wheelhouse",
         tar=f"{CACHE}/saas-api-wheelhouse.tar",
         root=ROOT,
-        artifact=artifacts.saas_api_name(),
+        artifact=artifacts.saas_api_name(target),
     )
     environment = rendered_file(
         "saas_api/saas-api.env.j2",

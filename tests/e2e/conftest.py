@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bundle.facts import HostPlatform
+from bundle.platforms import Target, target_of
 from bundle.secret_store import SecretStore
 from bundle.ssh_tunnel import ssh_tunnel
 from testbed import paths, state
@@ -86,6 +88,13 @@ def run_verify_suite(inventory="inventories/testbed.py"):
 
 def ssh(name, command, **kwargs):
     return run_testbed("ssh", name, command, **kwargs)
+
+
+def host_target(name) -> Target:
+    """The Python, glibc and machine a testbed host's wheelhouses are fetched for, read from it
+    as the deploy reads it."""
+    printed = ssh(name, HostPlatform().command(), check=True).stdout.splitlines()
+    return target_of(HostPlatform().process(printed))
 
 
 @pytest.fixture(scope="session")

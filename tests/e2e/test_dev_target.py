@@ -233,7 +233,7 @@ def test_the_image_venv_is_the_deployed_hosts_lock_digest(dev, first_deploy, rol
     exit_code, output = litellm.exec_run(["readlink", "/opt/litellm/venv"])
     assert exit_code == 0
     assert output.decode().strip() == on_host
-    assert re.fullmatch(r"/opt/litellm/venvs/litellm-[0-9a-f]{16}", on_host)
+    assert re.fullmatch(r"/opt/litellm/venvs/litellm-[0-9a-f]{16}-cp3[0-9]+", on_host)
 
 
 def test_a_second_make_dev_builds_and_restarts_nothing_and_prints_the_same(dev):

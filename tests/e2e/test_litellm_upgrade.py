@@ -23,7 +23,7 @@ import pytest
 from bundle import artifacts
 from testbed import state as testbed_state
 
-from .conftest import deploy_json, psql_as_litellm, pyinfra, ssh
+from .conftest import deploy_json, host_target, psql_as_litellm, pyinfra, ssh
 from .test_litellm import LOAD_RPM, PORT, catalog, restarted_ports, team_key  # noqa: F401
 from .through_the_edge import EdgeLoad
 
@@ -86,7 +86,8 @@ def test_a_release_rolls_back_and_forward_under_load_with_no_failed_request(
 ):
     llm_hosts = sorted(h.name for h in testbed_state.load().hosts if "llm" in h.groups)
     first_llm = roles["llm"]
-    artifact = {lock: artifacts.artifact_name("litellm", lock) for lock in (DEFAULT, PREVIOUS)}
+    target = host_target(first_llm)
+    artifact = {lock: artifacts.venv_name("litellm", lock, target) for lock in (DEFAULT, PREVIOUS)}
     before = {host: releases(host) for host in llm_hosts}
     for state in before.values():
         assert state["current"] == artifact[DEFAULT], state

@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 
 sys.path.insert(0, str(REPO))
 from bundle import artifacts  # noqa: E402
+from bundle.platforms import local_target  # noqa: E402
 from bundle.ssh_tunnel import free_port  # noqa: E402
 
 from .litellm_service import (  # noqa: E402
@@ -215,7 +216,7 @@ def work_dir():
 @pytest.fixture(scope="session")
 def litellm_files(work_dir):
     """LiteLLM's schema.prisma and migrations, from the wheels the bundle ships."""
-    wheelhouse = artifacts.wheelhouse("litellm")
+    wheelhouse = artifacts.wheelhouse("litellm", None, local_target())
     target = work_dir / "litellm"
     (litellm_wheel,) = wheelhouse.glob("litellm-[0-9]*.whl")
     (extras_wheel,) = wheelhouse.glob("litellm_proxy_extras-[0-9]*.whl")

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from bundle import artifacts, sizing
+from bundle.platforms import local_target
 from bundle.render import render
 from bundle.ssh_tunnel import free_port
 from provisioning.apply import LITELLM_MODEL_RELOAD_SECONDS
@@ -38,7 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 ENGINE = REPO / "engine"
 FAKE_PROVIDER = REPO / "tests" / "fakes" / "fake_provider.py"
 LOOPBACK = "127.0.0.1"
-SITE_PACKAGES = Path("lib") / "python3.11" / "site-packages"
+SITE_PACKAGES = Path(local_target().site_packages)
 
 # engine/ is the Node engine's directory, not a Python package: its env-file reader (systemd's
 # EnvironmentFile= rules) is loaded by path.

@@ -4,6 +4,9 @@ import tarfile
 import pytest
 
 from bundle import artifacts
+from bundle.platforms import Target
+
+TRIXIE = Target(python="3.13", glibc="2.41")
 
 
 @pytest.fixture
@@ -13,7 +16,7 @@ def fake_lock(tmp_path, monkeypatch):
     (requirements / "demo.lock").write_text("demo==1.0 --hash=sha256:00\n")
     monkeypatch.setattr(artifacts, "REQUIREMENTS", requirements)
     monkeypatch.setenv("GATEWAY_ARTIFACT_CACHE", str(tmp_path / "cache"))
-    house = tmp_path / "cache" / "wheelhouse" / artifacts.artifact_name("demo")
+    house = tmp_path / "cache" / "wheelhouse" / f"{artifacts.artifact_name('demo')}-{TRIXIE.tag}"
     house.mkdir(parents=True)
     for name in ("b-2.0-py3-none-any.whl", "a-1.0-py3-none-any.whl"):
         (house / name).write_bytes(name.encode() * 100)
@@ -28,15 +31,26 @@ def test_the_artifact_name_follows_the_lock_content(fake_lock):
     assert before.startswith("demo-") and len(before) == len("demo-") + 16
 
 
+def test_each_python_gets_its_own_venv_name_and_wheelhouse(fake_lock):
+    bookworm = Target(python="3.11", glibc="2.36")
+    assert artifacts.venv_name("demo", None, TRIXIE) == artifacts.artifact_name("demo") + "-cp313"
+    assert artifacts.venv_name("demo", None, bookworm).endswith("-cp311")
+    # glibc 2.41 and 2.36 must not collapse into one file name (Path.with_suffix would).
+    assert artifacts.bundle_tar("demo", None, TRIXIE).name.endswith("-cp313-glibc2_41-x86_64.tar")
+
+
 def test_the_tar_is_byte_identical_when_rebuilt(fake_lock):
-    first = artifacts.bundle_tar("demo")
+    first = artifacts.bundle_tar("demo", None, TRIXIE)
     digest = hashlib.sha256(first.read_bytes()).hexdigest()
     first.unlink()
-    assert hashlib.sha256(artifacts.bundle_tar("demo").read_bytes()).hexdigest() == digest
+    assert (
+        hashlib.sha256(artifacts.bundle_tar("demo", None, TRIXIE).read_bytes()).hexdigest()
+        == digest
+    )
 
 
 def test_the_tar_holds_sorted_root_owned_wheels_and_the_lock(fake_lock):
-    with tarfile.open(artifacts.bundle_tar("demo")) as archive:
+    with tarfile.open(artifacts.bundle_tar("demo", None, TRIXIE)) as archive:
         members = archive.getmembers()
     assert [m.name for m in members] == [
         "a-1.0-py3-none-any.whl",

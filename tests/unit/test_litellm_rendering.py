@@ -195,7 +195,8 @@ def test_concurrent_index_migrations_are_recognised_by_their_index_name():
 
 
 def test_bundled_mode_points_prisma_at_the_bridge_and_downloads_nothing():
-    command = prisma_generate_command("bundled")
+    command = prisma_generate_command("bundled", "lib/python3.13/site-packages")
+    assert command.startswith("cd /opt/litellm/venv/lib/python3.13/site-packages/litellm/proxy &&")
     assert "PRISMA_QUERY_ENGINE_BINARY=/opt/litellm/engine/bin/query-engine" in command
     assert "PRISMA_SCHEMA_ENGINE_BINARY=/opt/litellm/engine/bin/schema-engine" in command
     assert "PRISMA_BINARY_CACHE_DIR=/opt/litellm/engine" in command  # the bundled Prisma CLI
@@ -205,6 +206,8 @@ def test_bundled_mode_points_prisma_at_the_bridge_and_downloads_nothing():
 def test_native_mode_lets_prisma_fetch_its_own_engines():
     env = prisma_environment("native")
     assert "PRISMA_QUERY_ENGINE_BINARY" not in env and "PRISMA_SCHEMA_ENGINE_BINARY" not in env
-    assert "PRISMA_QUERY_ENGINE_BINARY" not in prisma_generate_command("native")
+    assert "PRISMA_QUERY_ENGINE_BINARY" not in prisma_generate_command(
+        "native", "lib/python3.11/site-packages"
+    )
     _, text = unit(environment=OFFLINE_ENV | env)
     assert "query-engine" not in text

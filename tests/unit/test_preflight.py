@@ -293,7 +293,7 @@ def test_check_inventory_raises_once_with_every_line_and_warns():
     with pytest.raises(PreflightError) as refused:
         check_inventory(inventory, warned.append, _no_group_data())
     lines = str(refused.value).splitlines()
-    assert lines[0] == "preflight: 2 problems in the inventory's settings; no host was changed:"
+    assert lines[0] == "preflight: 2 problems in the inventory; no host was changed:"
     assert [re.sub(r" = .*", "", line) for line in lines[1:]] == [
         "gw1: litellm_workers",
         "gw1: saas_api_workers",

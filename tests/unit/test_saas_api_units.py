@@ -19,6 +19,7 @@ from saas_api.settings import Settings
 
 from bundle import artifacts
 from bundle.facts import SaasApiPendingMigrations
+from bundle.platforms import local_target
 from bundle.render import render
 
 GOOD = {
@@ -234,7 +235,7 @@ def test_pending_migrations_fact_reads_the_last_line():
 
 
 def test_saas_api_tar_pins_its_own_wheel_by_hash():
-    tar_path = artifacts.saas_api_tar()
+    tar_path = artifacts.saas_api_tar(local_target())
     with tarfile.open(tar_path) as archive:
         assert all(member.mtime == 0 for member in archive.getmembers())
         names = archive.getnames()
