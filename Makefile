@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 INVENTORY ?= inventories/testbed.py
 TOPOLOGY ?= single
+# The testbed hosts' Debian release: bookworm or trixie.
+SUITE ?= bookworm
 
 # Debian packages the control machine needs: the testbed's tools (it also installs them itself
 # when missing), OpenSSH for pyinfra's and testinfra's connections, Node.js to build the bundled
@@ -77,7 +79,7 @@ deploy: setup
 	$(BIN)/pyinfra -y $(INVENTORY) deploy.py
 
 testbed-up: setup system-deps
-	$(BIN)/python -m testbed up --topology $(TOPOLOGY)
+	$(BIN)/python -m testbed up --topology $(TOPOLOGY) --suite $(SUITE)
 
 testbed-down: setup
 	$(BIN)/python -m testbed down --purge
@@ -85,8 +87,9 @@ testbed-down: setup
 testbed-status: setup
 	$(BIN)/python -m testbed status
 
-# The newcomer's one command: a testbed (TOPOLOGY=single|split), the deploy with the example
-# seed on the fake provider, its verification, the guide's Step 4 through the edge (scripts/demo.py).
+# The newcomer's one command: a testbed (TOPOLOGY=single|split, SUITE=bookworm|trixie), the
+# deploy with the example seed on the fake provider, its verification, the guide's Step 4 through
+# the edge (scripts/demo.py).
 demo: testbed-up
 	$(BIN)/python scripts/demo.py
 	$(BIN)/python -m testbed status

@@ -19,12 +19,12 @@ from .conftest import pyinfra, ssh
 
 pytestmark = pytest.mark.parametrize("topology", ["single"], indirect=True)
 
-# What the deploy renders and runs on the single host.
+# What the deploy renders and runs on the single host ({pg}: its PostgreSQL major version).
 FILES = (
     "/etc/redis/redis.conf",
     "/etc/redis/users.acl",
-    "/etc/postgresql/15/main/conf.d/50-gateway.conf",
-    "/etc/postgresql/15/main/pg_hba.conf",
+    "/etc/postgresql/{pg}/main/conf.d/50-gateway.conf",
+    "/etc/postgresql/{pg}/main/pg_hba.conf",
     "/etc/litellm/config.yaml",
     "/etc/litellm/litellm.env",
     "/etc/saas-api/saas-api.env",
@@ -40,7 +40,7 @@ FILES = (
 )
 SERVICES = (
     "redis-server",
-    "postgresql@15-main",
+    "postgresql@{pg}-main",
     "litellm@4000",
     "litellm@4001",
     "saas-api",
@@ -64,9 +64,11 @@ def as_data(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def host_state(name: str) -> str:
-    checksums = ssh(name, f"sha256sum {' '.join(FILES)}", check=True).stdout
-    pids = ssh(name, "systemctl show -p Id -p MainPID " + " ".join(SERVICES), check=True).stdout
+def host_state(name: str, pg: int = 15) -> str:
+    """The checksums of the rendered files and the services' main PIDs, read over SSH."""
+    files, services = (" ".join(n.format(pg=pg) for n in names) for names in (FILES, SERVICES))
+    checksums = ssh(name, f"sha256sum {files}", check=True).stdout
+    pids = ssh(name, f"systemctl show -p Id -p MainPID {services}", check=True).stdout
     return checksums + pids
 
 

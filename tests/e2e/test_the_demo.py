@@ -1,6 +1,12 @@
 """`make demo` as a newcomer runs it: from a clean clone of this repository (its own venv,
 secret store and keys file; the shared download caches), on a fresh testbed of each topology,
-twice. The second run changes nothing and prints the same.
+twice. The second run changes nothing and prints the same. Then the LiteLLM UI logs in through
+the edge, and a host that says it runs another release is refused by preflight with nothing
+changed.
+
+The testbed runs Debian 13 (trixie) here (`DEMO_SUITE`): every other e2e test deploys bookworm,
+so this is where trixie gets the deploy, a second deploy "No change", the verification suite,
+the seed and the guide's Step 4.
 
 It replaces the session's testbed, so it runs after every other test of its topology. On
 `single` by default; `DEMO_TOPOLOGIES=single,split` adds split (9 minutes more in CI, for a split
@@ -14,15 +20,23 @@ import subprocess
 
 import pytest
 
-from .conftest import REPO, run_testbed
+from bundle.secret_store import SecretStore
+from testbed import state
+
+from .conftest import REPO, run, run_testbed, ssh
+from .test_settings import host_state
 
 DEMO_SECONDS = 2400
 TOPOLOGIES = os.environ.get("DEMO_TOPOLOGIES", "single").split(",")
+SUITE = os.environ.get("DEMO_SUITE", "trixie")
+POSTGRES = {"bookworm": 15, "trixie": 17}
+GATEWAY = "gateway.testbed.internal"
+ARTIFACTS = REPO / "test-artifacts"
 
 
 def make_demo(clone, topology):
     return subprocess.run(
-        ["make", "demo", f"TOPOLOGY={topology}"],
+        ["make", "demo", f"TOPOLOGY={topology}", f"SUITE={SUITE}"],
         cwd=clone,
         capture_output=True,
         text=True,
@@ -42,7 +56,9 @@ def summary(output: str) -> str:
 
 @pytest.mark.last_in_topology
 @pytest.mark.parametrize("topology", TOPOLOGIES, indirect=True)
-def test_make_demo_from_a_clean_clone_twice_changes_nothing_the_second_time(topology, tmp_path):
+def test_make_demo_from_a_clean_clone_twice_changes_nothing_the_second_time(
+    topology, tmp_path, monkeypatch
+):
     clone = tmp_path / "clone"
     cloned = subprocess.run(
         ["git", "clone", "-q", str(REPO), str(clone)], capture_output=True, text=True, check=False
@@ -62,3 +78,66 @@ def test_make_demo_from_a_clean_clone_twice_changes_nothing_the_second_time(topo
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert changed_counts(second.stdout) == [0, 0], second.stdout[-3000:]
     assert summary(second.stdout) == summary(first.stdout)
+
+    hosts = state.load().hosts
+    assert {h.name: release_of(h.name) for h in hosts} == dict.fromkeys(
+        (h.name for h in hosts), SUITE
+    )
+    edge = next(h for h in hosts if "edge" in h.groups)
+    monkeypatch.setenv("GATEWAY_SECRETS_DIR", str(clone / "secrets"))
+    the_ui_logs_in_through_the_edge(edge.address, clone, topology)
+    db = next(h for h in hosts if "db" in h.groups)
+    another_release_is_refused_with_nothing_changed(clone, db)
+
+
+def release_of(name: str) -> str:
+    return ssh(name, ". /etc/os-release && echo $VERSION_CODENAME", check=True).stdout.strip()
+
+
+def the_ui_logs_in_through_the_edge(address: str, clone, topology: str):
+    from .litellm_ui import login_to_litellm_ui
+
+    screenshot = ARTIFACTS / f"litellm-ui-{SUITE}-{topology}.png"
+    result = login_to_litellm_ui(
+        f"https://{GATEWAY}",
+        SecretStore("testbed").values()["litellm_master_key"],
+        screenshot,
+        address=address,
+        ca_file=clone / "secrets" / "testbed-edge-ca.crt",
+    )
+    assert result["logged_in"], result
+    assert screenshot.stat().st_size > 10_000
+
+
+# The host's os-release as a bullseye host has it (saved first, put back after): what the
+# deploy reads to know the release.
+CLAIM_BULLSEYE = (
+    "mv /etc/os-release /etc/os-release.drill && sed"
+    " -e 's/^VERSION_CODENAME=.*/VERSION_CODENAME=bullseye/'"
+    " -e 's/^PRETTY_NAME=.*/PRETTY_NAME=\"Debian GNU\\/Linux 11 (bullseye)\"/'"
+    " /usr/lib/os-release > /etc/os-release"
+)
+
+
+def another_release_is_refused_with_nothing_changed(clone, host):
+    """Preflight reads every host's release before any operation: one line naming the host, what
+    it runs and what is supported; the host's files and services untouched."""
+    before = host_state(host.name, POSTGRES[SUITE])
+    ssh(host.name, CLAIM_BULLSEYE, check=True)
+    try:
+        refused = run(
+            [clone / ".venv" / "bin" / "pyinfra", "-y", "inventories/testbed.py", "deploy.py"],
+            cwd=clone,
+            timeout=600,
+        )
+    finally:
+        ssh(host.name, "mv -f /etc/os-release.drill /etc/os-release", check=True)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output[-3000:]
+    assert (
+        f"{host.name}: runs Debian GNU/Linux 11 (bullseye) (x86_64); supported: Debian 12 "
+        "(bookworm) and Debian 13 (trixie) on x86_64" in output
+    ), output[-3000:]
+    assert "Starting operation" not in output, output[-3000:]
+    assert host_state(host.name, POSTGRES[SUITE]) == before
+    assert release_of(host.name) == SUITE
