@@ -33,13 +33,14 @@ def check_inventory(
     """Raise PreflightError listing every problem of every host; warn about keys that have no
     effect. deploy.py calls it for each host; it checks the whole inventory the first time.
     `platform_of(host)` reads what a host runs (bundle.facts.HostPlatform, over the connection
-    pyinfra opened before the deploy file runs); its problems are listed with the others."""
+    pyinfra opened before the deploy file runs) for every host this run deploys to (all, or
+    those `--limit` names); its problems are listed with the others."""
     if inventory in _checked:
         return
     problems, warnings = inventory_problems(inventory, group_data or Path.cwd() / "group_data")
     if platform_of is not None:
         problems += platforms.fleet_problems(
-            list(inventory.hosts.values()), platform_of, _postgres_versions
+            list(inventory.iter_activated_hosts()), platform_of, _postgres_versions
         )
     _checked[inventory] = True
     for warning in warnings:

@@ -27,6 +27,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     up.add_argument(
         "--suite", default="bookworm", help="Debian release: bookworm (default) or trixie"
     )
+    up.add_argument(
+        "--group-suite",
+        action="append",
+        metavar="GROUP=SUITE",
+        help="another release for the hosts of one group (split only; repeatable): a mixed fleet",
+    )
     down = sub.add_parser("down", help="stop every host and remove networking and mounts")
     down.add_argument("--purge", action="store_true", help="also delete the hosts' disks and keys")
     purge = sub.add_parser(
@@ -59,11 +65,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     try:
-        topology.validate_request(hosts=args.hosts, topology=args.topology, suite=args.suite)
+        by_group = topology.group_suites(args.group_suite)
+        topology.validate_request(
+            hosts=args.hosts, topology=args.topology, suite=args.suite, by_group=by_group
+        )
     except ValueError as error:
         raise TestbedError(str(error)) from None
     require_root()
-    shape = topology.describe(hosts=args.hosts, topology=args.topology)
+    shape = topology.describe(hosts=args.hosts, topology=args.topology, by_group=by_group)
     current = state.load()
     if current and (current.shape, current.suite) != (shape, args.suite):
         raise TestbedError(
@@ -74,16 +83,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     ensure_tools()
     network.check_subnet_free(paths.SUBNET)
-    hosts = topology.plan(hosts=args.hosts, topology=args.topology, subnet=paths.SUBNET)
+    hosts = topology.plan(
+        hosts=args.hosts, topology=args.topology, subnet=paths.SUBNET, by_group=by_group
+    )
     apt = sources.control_apt_sources()
-    try:
-        mirror = sources.main_mirror(sources.debian_sources(apt, args.suite), args.suite)
-    except LookupError as error:
-        raise TestbedError(f"{error}; add a Debian source to /etc/apt/sources.list.d") from None
+    suites = sorted({args.suite, *by_group.values()})
     # Hosts on disk keep the image they were created from: an overlay's lower layer must not
     # change underneath its upper layer.
-    rootfs = Path(current.image) if current else image.ensure_image(args.suite, mirror)
-    image.remove_unused(keep=rootfs)
+    if current:
+        images = {current.suite: current.image} | current.other_images
+    else:
+        images = {s: str(image.ensure_image(s, main_mirror(apt, s))) for s in suites}
+    for rootfs in images.values():
+        image.remove_unused(keep=Path(rootfs))
     ensure_ssh_key()
 
     desired = current or state.TestbedState(
@@ -91,8 +103,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         suite=args.suite,
         subnet=paths.SUBNET,
         gateway=topology.gateway_address(paths.SUBNET),
-        image=str(rootfs),
+        image=images[args.suite],
         hosts=hosts,
+        other_images={suite: path for suite, path in images.items() if suite != args.suite},
     )
     network.ensure_bridge(paths.SUBNET)
     raised_from = network.ensure_inotify_instances()
@@ -110,7 +123,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             table=paths.NFT_TABLE,
             bridge=paths.BRIDGE,
             subnet=paths.SUBNET,
-            allowed=allowed_destinations(apt, args.suite),
+            allowed=allowed_destinations(apt, desired.suites()),
         )
     )
     state.save(desired)
@@ -120,7 +133,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         network.ensure_host_network(
             name=host.name, address=host.address, mac=host.mac, subnet=desired.subnet
         )
-        guest.mount_root(host.name, rootfs)
+        guest.mount_root(host.name, Path(desired.image_of(host)))
         if not procs.supervisor_pids(host.name):
             procs.start_supervisor(host.name)
             booting.append(host.name)
@@ -135,8 +148,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def allowed_destinations(apt: list[sources.AptSource], suite: str) -> dict[str, list[int]]:
-    endpoints = sources.control_endpoints(sources.debian_sources(apt, suite))
+def main_mirror(apt: list[sources.AptSource], suite: str) -> sources.AptSource:
+    try:
+        return sources.main_mirror(sources.debian_sources(apt, suite), suite)
+    except LookupError as error:
+        raise TestbedError(f"{error}; add a Debian source to /etc/apt/sources.list.d") from None
+
+
+def allowed_destinations(apt: list[sources.AptSource], suites: list[str]) -> dict[str, list[int]]:
+    endpoints = [
+        endpoint
+        for suite in suites
+        for endpoint in sources.control_endpoints(sources.debian_sources(apt, suite))
+    ]
     resolved = sources.resolve(endpoints)
     allowed: dict[str, list[int]] = {}
     for endpoint in endpoints:
@@ -292,7 +316,7 @@ def cmd_status() -> int:
 
 def print_status(current: state.TestbedState) -> None:
     print(f"testbed: {current.shape}, Debian {current.suite}, subnet {current.subnet}")
-    print(f"{'NAME':<10} {'ADDRESS':<15} {'STATE':<10} GROUPS")
+    print(f"{'NAME':<10} {'ADDRESS':<15} {'RELEASE':<9} {'STATE':<10} GROUPS")
     for host in current.hosts:
         if not procs.supervisor_pids(host.name):
             status = "stopped"
@@ -301,7 +325,10 @@ def print_status(current: state.TestbedState) -> None:
             status = status or "booting"
         else:
             status = "started"
-        print(f"{host.name:<10} {host.address:<15} {status:<10} {','.join(host.groups) or '-'}")
+        print(
+            f"{host.name:<10} {host.address:<15} {current.suite_of(host):<9} {status:<10} "
+            f"{','.join(host.groups) or '-'}"
+        )
 
 
 def cmd_ssh(args: argparse.Namespace) -> int:

@@ -21,6 +21,17 @@ class TestbedState:
     image: str
     hosts: list[HostSpec] = field(default_factory=list)
     previous_ip_forward: str | None = None
+    # suite -> root filesystem, for hosts of another release than `suite` (`image`'s).
+    other_images: dict[str, str] = field(default_factory=dict)
+
+    def suite_of(self, host: HostSpec) -> str:
+        return host.suite or self.suite
+
+    def image_of(self, host: HostSpec) -> str:
+        return self.other_images.get(host.suite, self.image) if host.suite else self.image
+
+    def suites(self) -> list[str]:
+        return sorted({self.suite_of(host) for host in self.hosts} | {self.suite})
 
     def host(self, name: str) -> HostSpec:
         for host in self.hosts:
@@ -35,6 +46,7 @@ class TestbedState:
             "subnet": self.subnet,
             "gateway": self.gateway,
             "image": self.image,
+            "other_images": self.other_images,
             "previous_ip_forward": self.previous_ip_forward,
             "ssh_key": str(paths.SSH_KEY),
             "ssh_config": str(paths.SSH_CONFIG),
@@ -55,6 +67,7 @@ def load() -> TestbedState | None:
         image=data["image"],
         hosts=[HostSpec.from_json(h) for h in data["hosts"]],
         previous_ip_forward=data.get("previous_ip_forward"),
+        other_images=data.get("other_images", {}),
     )
 
 

@@ -59,7 +59,7 @@ def nspawn_environment() -> dict[str, str]:
 def prepare_start(name: str) -> None:
     current = state.load()
     host = current.host(name)
-    apt = sources.debian_sources(sources.control_apt_sources(), current.suite)
+    apt = sources.debian_sources(sources.control_apt_sources(), current.suite_of(host))
     guest.write_start_files(
         host,
         peers=current.hosts,

@@ -34,16 +34,40 @@ class HostSpec:
     address: str
     mac: str
     groups: tuple[str, ...] = field(default_factory=tuple)
+    # Its own Debian release, when it is not the testbed's (`--group-suite`).
+    suite: str = ""
 
     def to_json(self) -> dict:
         return asdict(self) | {"groups": list(self.groups)}
 
     @classmethod
     def from_json(cls, data: dict) -> HostSpec:
-        return cls(data["name"], data["address"], data["mac"], tuple(data.get("groups", ())))
+        return cls(
+            data["name"],
+            data["address"],
+            data["mac"],
+            tuple(data.get("groups", ())),
+            data.get("suite", ""),
+        )
 
 
-def validate_request(*, hosts: int | None, topology: str | None, suite: str) -> None:
+def group_suites(values: list[str] | None) -> dict[str, str]:
+    """`--group-suite GROUP=SUITE` options as {group: suite}; ValueError for a bad one."""
+    found = {}
+    for value in values or []:
+        group, _, suite = value.partition("=")
+        if group not in ROLES + SPLIT_ONLY_ROLES or suite not in SUITES:
+            raise ValueError(
+                f"--group-suite {value!r}: expected GROUP=SUITE with GROUP one of "
+                f"{', '.join(ROLES + SPLIT_ONLY_ROLES)} and SUITE one of {', '.join(SUITES)}"
+            )
+        found[group] = suite
+    return found
+
+
+def validate_request(
+    *, hosts: int | None, topology: str | None, suite: str, by_group: dict | None = None
+) -> None:
     """Raise ValueError with an operator-readable sentence for a request we cannot build."""
     if hosts is not None and topology is not None:
         raise ValueError("give either --hosts N or --topology, not both")
@@ -53,6 +77,8 @@ def validate_request(*, hosts: int | None, topology: str | None, suite: str) -> 
         raise ValueError(f"unknown topology {topology!r}; choose one of {', '.join(TOPOLOGIES)}")
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
+    if by_group and topology != "split":
+        raise ValueError("--group-suite needs --topology split (one host per role)")
 
 
 def layout(*, hosts: int | None, topology: str | None) -> list[tuple[str, tuple[str, ...]]]:
@@ -71,7 +97,9 @@ def mac_for(address: ipaddress.IPv4Address) -> str:
     return "02:00:" + ":".join(f"{b:02x}" for b in octets)
 
 
-def plan(*, hosts: int | None, topology: str | None, subnet: str) -> list[HostSpec]:
+def plan(
+    *, hosts: int | None, topology: str | None, subnet: str, by_group: dict | None = None
+) -> list[HostSpec]:
     network = ipaddress.IPv4Network(subnet)
     names = layout(hosts=hosts, topology=topology)
     if FIRST_HOST_OFFSET + len(names) >= network.num_addresses - 1:
@@ -79,7 +107,8 @@ def plan(*, hosts: int | None, topology: str | None, subnet: str) -> list[HostSp
     specs = []
     for index, (name, groups) in enumerate(names):
         address = network.network_address + FIRST_HOST_OFFSET + index
-        specs.append(HostSpec(name, str(address), mac_for(address), groups))
+        suite = next((by_group[g] for g in groups if g in (by_group or {})), "")
+        specs.append(HostSpec(name, str(address), mac_for(address), groups, suite))
     return specs
 
 
@@ -87,5 +116,7 @@ def gateway_address(subnet: str) -> str:
     return str(ipaddress.IPv4Network(subnet).network_address + 1)
 
 
-def describe(*, hosts: int | None, topology: str | None) -> str:
-    return f"{hosts} hosts" if hosts is not None else f"topology {topology or 'single'}"
+def describe(*, hosts: int | None, topology: str | None, by_group: dict | None = None) -> str:
+    shape = f"{hosts} hosts" if hosts is not None else f"topology {topology or 'single'}"
+    mixed = ", ".join(f"{group} on {suite}" for group, suite in sorted((by_group or {}).items()))
+    return f"{shape} ({mixed})" if mixed else shape

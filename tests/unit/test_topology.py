@@ -46,6 +46,10 @@ def test_mac_is_stable_for_an_address():
         ({"hosts": None, "topology": "mesh", "suite": "bookworm"}, "unknown topology 'mesh'"),
         ({"hosts": None, "topology": None, "suite": "buster"}, "unknown suite 'buster'"),
         ({"hosts": 2, "topology": "split", "suite": "bookworm"}, "either --hosts N or --topology"),
+        (
+            {"hosts": None, "topology": None, "suite": "trixie", "by_group": {"db": "bookworm"}},
+            "--group-suite needs --topology split",
+        ),
     ],
 )
 def test_bad_requests_are_refused_with_a_sentence(kwargs, message):
@@ -60,3 +64,27 @@ def test_subnet_too_small_is_refused():
 
 def test_gateway_is_the_first_address():
     assert topology.gateway_address("10.213.0.0/24") == "10.213.0.1"
+
+
+def test_a_mixed_split_gives_the_named_groups_their_own_release():
+    by_group = topology.group_suites(["db=bookworm", "cache=bookworm", "backup=bookworm"])
+    hosts = topology.plan(hosts=None, topology="split", subnet="10.213.0.0/24", by_group=by_group)
+    assert {h.name: h.suite for h in hosts} == {
+        "db1": "bookworm",
+        "cache1": "bookworm",
+        "llm1": "",
+        "llm2": "",
+        "api1": "",
+        "api2": "",
+        "edge1": "",
+        "backup1": "bookworm",
+    }
+    assert all(topology.HostSpec.from_json(h.to_json()) == h for h in hosts)
+    described = topology.describe(hosts=None, topology="split", by_group=by_group)
+    assert described == "topology split (backup on bookworm, cache on bookworm, db on bookworm)"
+
+
+@pytest.mark.parametrize("value", ["db", "db=buster", "mesh=trixie"])
+def test_a_bad_group_suite_is_refused_with_a_sentence(value):
+    with pytest.raises(ValueError, match="expected GROUP=SUITE"):
+        topology.group_suites([value])
