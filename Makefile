@@ -22,7 +22,7 @@ SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux op
 	docker.io curl
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status dev dev-deps dev-down dev-purge bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
+	testbed-up testbed-down testbed-status test-mixed-releases dev dev-deps dev-down dev-purge bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
 
 setup: $(VENV)/.installed
 
@@ -53,6 +53,11 @@ test: setup system-deps $(ENGINE_MODULES)
 	@$(BIN)/pytest --durations=25 tests/unit tests/integration tests/e2e; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; \
 	exit $$status
+
+# On request (not in `make test`: ~15 min): the split testbed with db, cache and backup on
+# bookworm and the rest on trixie, deployed twice and verified (tests/drills/).
+test-mixed-releases: setup system-deps
+	$(BIN)/pytest -s tests/drills/test_mixed_releases.py
 
 test-unit: setup
 	$(BIN)/pytest tests/unit

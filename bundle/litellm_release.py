@@ -2,9 +2,9 @@
 control machine before any host changes.
 
 A release is a hash-locked requirements file, `bundle/requirements/<litellm_lock>.lock`; its
-venv is `/opt/litellm/venvs/litellm-<digest of that file>` (bundle/artifacts.py), so another
-lock is another venv and the same lock is always the same one. Each llm host keeps the venv it
-ran before the last switch (and the engine release likewise), older ones are pruned.
+venv is `/opt/litellm/venvs/litellm-<digest of that file>-<cpXY>` (bundle/artifacts.py), so
+another lock is another venv and the same lock is always the same one. Each llm host keeps the
+venv it ran before the last switch (and the engine release likewise), older ones are pruned.
 
 Rolling back is deploying the previous lock again:
 
@@ -20,7 +20,6 @@ group_data/<environment>.py (or revert the change that moved it)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -100,12 +99,3 @@ def check_same_lock(locks: dict[str, str]) -> None:
         raise PreflightError(
             f"{KEY} differs between llm hosts ({shown}); set one {KEY} for the llm group in {WHERE}"
         )
-
-
-def lock_for_artifact(artifact: str, requirements: Path = REQUIREMENTS) -> str | None:
-    """The lock whose venv `artifact` (`litellm-<digest>`) is, if this checkout still has it."""
-    for name in lock_names(requirements):
-        digest = hashlib.sha256((requirements / f"{name}.lock").read_bytes()).hexdigest()[:16]
-        if artifact == f"litellm-{digest}":
-            return name
-    return None

@@ -27,6 +27,15 @@ def test_the_defaults_are_valid(tmp_path):
     assert config["dev_admin_port"] == 3000
 
 
+def test_the_base_image_follows_the_chosen_release_unless_set(tmp_path):
+    assert load(tmp_path, "")["dev_base_image"] == "debian:bookworm-slim"
+    assert load(tmp_path, 'dev_suite = "trixie"\n')["dev_base_image"] == "debian:trixie-slim"
+    chosen = load(tmp_path, 'dev_suite = "trixie"\ndev_base_image = "mine:13"\n')
+    assert chosen["dev_base_image"] == "mine:13"
+    with pytest.raises(settings.SettingsError, match="dev_suite = 'bullseye'; set it to"):
+        load(tmp_path, 'dev_suite = "bullseye"\n')
+
+
 def test_a_bad_value_names_the_file_the_key_and_what_to_put_there(tmp_path):
     with pytest.raises(settings.SettingsError) as error:
         load(tmp_path, 'dev_litellm_port = "8o02"\ndev_fake_provider = "yes"\n')
