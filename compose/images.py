@@ -5,7 +5,9 @@ digests): an unchanged set is found by its tag and nothing is rebuilt."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -17,7 +19,7 @@ import docker.errors
 from bundle import artifacts, litellm_layout
 from bundle.facts import HostPlatform
 from bundle.install_steps import release_steps, venv_steps
-from bundle.platforms import Target, target_of
+from bundle.platforms import Target, platform_problem, target_of
 from bundle.render import render
 from tasks.postgres import DEFAULTS as POSTGRES_DEFAULTS
 
@@ -57,9 +59,23 @@ def postgres_version(suite: str) -> int:
 
 
 def image_target(client, base: str) -> Target:
-    """The Python, glibc and machine of the base image, read from it as from a host."""
-    output = client.containers.run(base, ["sh", "-c", HostPlatform().command()], remove=True)
-    return target_of(HostPlatform().process(output.decode().splitlines()))
+    """The Python, glibc and machine of the base image, read from it as the deploy reads a host
+    (a slim base has no python3 yet: its apt candidate, after `apt-get update`), once per base
+    image."""
+    base_id = client.images.get(base).id
+    cached = artifacts.cache_dir() / "compose" / f"target-{base_id.split(':')[-1][:16]}.json"
+    if cached.exists():
+        return Target(**json.loads(cached.read_text()))
+    probe = f"apt-get update -qq >/dev/null 2>&1; {HostPlatform().command()}"
+    output = client.containers.run(base, ["sh", "-c", probe], remove=True, network_mode="host")
+    found = HostPlatform().process(output.decode().splitlines())
+    problem = platform_problem(f"the base image {base}", found)
+    if problem:
+        raise ImageError(f"{problem} (dev_base_image in group_data/dev.py)")
+    target = target_of(found)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(dataclasses.asdict(target)) + "\n")
+    return target
 
 
 def contexts(base: str, suite: str, target: Target) -> dict[str, tuple[str, dict[str, Path]]]:
