@@ -90,7 +90,9 @@ def test_up_boots_three_running_hosts(three_hosts):
     for name in HOSTS:
         assert ssh(name, "systemctl is-system-running").stdout.strip() == "running"
     status = run_testbed("status", check=True).stdout
-    assert [line.split()[2] for line in status.splitlines()[2:]] == ["running"] * 3
+    header, *rows = [line.split() for line in status.splitlines()[1:]]
+    state = header.index("STATE")
+    assert [row[state] for row in rows] == ["running"] * 3
 
 
 def test_each_host_has_its_own_address_and_identity(three_hosts):
