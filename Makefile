@@ -22,7 +22,7 @@ SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux op
 	docker.io curl
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status test-mixed-releases dev dev-deps dev-down dev-purge bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
+	testbed-up testbed-down testbed-status test-mixed-releases test-upgrade-drill dev dev-deps dev-down dev-purge bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
 
 setup: $(VENV)/.installed
 
@@ -58,6 +58,11 @@ test: setup system-deps $(ENGINE_MODULES)
 # bookworm and the rest on trixie, deployed twice and verified (tests/drills/).
 test-mixed-releases: setup system-deps
 	$(BIN)/pytest -s tests/drills/test_mixed_releases.py
+
+# On request: the upgrade drill with both steps, to a release new to the hosts and back to the
+# kept one (`make test` runs the first; ~20 min with the split testbed's first deploy).
+test-upgrade-drill: setup system-deps
+	UPGRADE_DRILL_STEPS=both $(BIN)/pytest -s tests/e2e/test_litellm_upgrade.py
 
 test-unit: setup
 	$(BIN)/pytest tests/unit

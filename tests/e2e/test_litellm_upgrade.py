@@ -12,11 +12,17 @@ today's pin once for every test of its topology; the operations are the same in 
 directions (a venv new to the hosts: pushed, installed, its migrations run once; a kept one:
 switched to), and across the two steps the edge serves a mix of both releases each way.
 
-Late in its topology (last_in_topology): it restarts every LiteLLM instance twice and keeps a
-second venv on the llm hosts (it ends on today's pin)."""
+`make test` runs the first step only (the costly path: push, install, migrations, restarts);
+the switch back to the kept release, two more minutes of CI for restarts only, runs on request
+(`make test-upgrade-drill`, UPGRADE_DRILL_STEPS=both).
+
+Late in its topology (last_in_topology): it restarts every LiteLLM instance once or twice and
+keeps a second venv on the llm hosts (it ends on the older release, or on today's pin after
+both steps)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -34,6 +40,10 @@ ROOT = "/opt/litellm"
 DEFAULT, PREVIOUS = "litellm", "litellm-1.108.7"
 VERSION = {DEFAULT: "1.108.12", PREVIOUS: "1.108.7"}
 MIGRATIONS = "Apply LiteLLM's database migrations"
+STEPS = (
+    ("rollback to a release new to the hosts", PREVIOUS, DEFAULT),
+    ("forward to the kept release", DEFAULT, PREVIOUS),
+)[: 2 if os.environ.get("UPGRADE_DRILL_STEPS") == "both" else 1]
 
 
 def changed_on(report, operation: str) -> list[str]:
@@ -111,10 +121,7 @@ def test_a_release_rolls_back_and_forward_under_load_with_no_failed_request(
     edge_team = {"key": key, "model": catalog["model"]}
     with EdgeLoad(roles["address"][roles["edge"]], edge_team, api=False) as load:
         load.run_for(10)
-        for step, lock, previous in (
-            ("rollback to a release new to the hosts", PREVIOUS, DEFAULT),
-            ("forward to the kept release", DEFAULT, PREVIOUS),
-        ):
+        for step, lock, previous in STEPS:
             new_to_the_hosts = lock == PREVIOUS
             started = time.monotonic()
             report, seconds = deploy_json(
