@@ -60,7 +60,7 @@ test-mixed-releases: setup system-deps
 	$(BIN)/pytest -s tests/drills/test_mixed_releases.py
 
 # On request: the upgrade drill with both steps, to a release new to the hosts and back to the
-# kept one (`make test` runs the first; ~20 min with the split testbed's first deploy).
+# kept one (`make test` runs the first; ~12 min with the split testbed's first deploy).
 test-upgrade-drill: setup system-deps
 	UPGRADE_DRILL_STEPS=both $(BIN)/pytest -s tests/e2e/test_litellm_upgrade.py
 
