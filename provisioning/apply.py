@@ -1,6 +1,7 @@
 """Carry out a plan: each change is one write to LiteLLM or the SaaS API, in the plan's order
-(credentials → models → groups → organizations → teams; deletions last, reversed). Afterwards
-the live state is read back and planned again: anything not "unchanged" then is an error.
+of kinds (credentials → models → groups → organizations → teams; deletions last, reversed), the
+writes of one kind several at a time. Afterwards the live state is read back and planned again:
+anything not "unchanged" then is an error.
 
 Issued team keys are returned to the caller (the CLI writes them to a 0600 file); nothing here
 prints a secret."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from provisioning import snapshot
@@ -38,10 +40,78 @@ LITELLM_MODEL_RELOAD_SECONDS = 30
 MODEL_VISIBILITY_SECONDS = 3 * LITELLM_MODEL_RELOAD_SECONDS
 
 
+# Writes in flight at once, unless told otherwise. Every team create costs the SaaS API one
+# transaction and LiteLLM four admin requests; past about four per SaaS API worker the services'
+# processes are busy all the time and more in flight only queue (measured: README, "Seeding").
+WRITES_PER_SAAS_WORKER = 4
+MAX_CONCURRENCY = 64
+
+
 @dataclass
 class Result:
     changes: list[Change]
     issued_keys: dict[str, str] = field(default_factory=dict)  # team id → virtual key
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One change finished (or failed): how far the apply is, and how fast it goes."""
+
+    done: int
+    total: int
+    change: Change
+    rate: float  # changes finished per second so far
+    failed: int = 0  # of the `done`
+    succeeded: bool = True  # this change
+
+    def __str__(self) -> str:
+        outcome = "" if self.succeeded else " FAILED"
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"[{self.done}/{self.total}] {self.change}{outcome} ({self.rate:.1f}/s{failed})"
+
+
+@dataclass(frozen=True)
+class Failure:
+    change: Change
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.change}: {self.error}"
+
+
+class ApplyFailed(ProvisioningError):
+    """Some writes failed. What succeeded stands (its issued keys are in `result`); what was not
+    started yet was left alone; applying the same spec again picks up exactly the rest."""
+
+    def __init__(self, failures: list[Failure], result: Result, not_started: int):
+        self.failures, self.result, self.not_started = failures, result, not_started
+        lines = [f"{len(failures)} change(s) failed:"] + [f"  {f}" for f in failures]
+        if not_started:
+            lines.append(f"{not_started} change(s) not started; apply again to finish")
+        super().__init__("\n".join(lines))
+
+
+def default_concurrency(saas_api_workers: int) -> int:
+    return max(1, min(MAX_CONCURRENCY, WRITES_PER_SAAS_WORKER * saas_api_workers))
+
+
+def progress_lines(emit: Callable[[str], None], *, every_seconds: float = 2.0, all_up_to=20):
+    """A progress callback that emits every line of a short apply, and of a long one the first,
+    one every `every_seconds`, each failure and the last: 1,000 teams are not 1,000 lines."""
+    last = [float("-inf")]
+
+    def report(progress: Progress) -> None:
+        now = time.monotonic()
+        if (
+            progress.total <= all_up_to
+            or progress.done in (1, progress.total)
+            or now - last[0] >= every_seconds
+            or not progress.succeeded
+        ):
+            last[0] = now
+            emit(str(progress))
+
+    return report
 
 
 def live_state(snapshot: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
@@ -81,6 +151,21 @@ def make_plan(
     return plan_against(spec, secrets, snapshot.read(litellm, saas), prune=prune)
 
 
+def stages(todo: list[Change]) -> list[list[Change]]:
+    """The plan cut where one kind's writes must be finished before the next kind's start
+    (a model needs its credential, a team its groups and organization; deletions run in the
+    reverse order). The plan is already in that order, so the cuts fall where (kind, deleting)
+    changes; within a stage no write depends on another."""
+    cut: list[list[Change]] = []
+    for change in todo:
+        key = (change.kind, change.action == "deleted")
+        if cut and (cut[-1][0].kind, cut[-1][0].action == "deleted") == key:
+            cut[-1].append(change)
+        else:
+            cut.append([change])
+    return cut
+
+
 def apply(
     spec: Spec,
     secrets: dict[str, str],
@@ -88,13 +173,18 @@ def apply(
     litellm: LiteLLMAdmin,
     saas: SaasAdmin,
     *,
-    progress: Callable[[int, int, Change], None] = lambda done, total, change: None,
+    concurrency: int = default_concurrency(2),
+    progress: Callable[[Progress], None] = lambda progress: None,
     notice: Callable[[str], None] = lambda message: None,
     model_reload_seconds: float = LITELLM_MODEL_RELOAD_SECONDS,
 ) -> Result:
-    """Write `changes`, then read back. `model_reload_seconds`: LiteLLM's model reload
-    interval, waited out after model writes when it runs several processes; 0 when one
-    process serves every request (nothing to wait for)."""
+    """Write `changes`, up to `concurrency` at once within each stage, then read back.
+
+    A failed write stops new ones: the writes in flight finish, later stages are not started,
+    and ApplyFailed names every failed change. Each write is one request that the services make
+    idempotent, so an apply cut short anywhere is finished by planning and applying again.
+    `model_reload_seconds`: LiteLLM's model reload interval, waited out after model writes when
+    it runs several processes; 0 when one process serves every request (nothing to wait for)."""
     by_kind = {
         "credential": {c.name: c for c in spec.credentials},
         "model": {m.model_id: m for m in spec.models},
@@ -104,16 +194,21 @@ def apply(
     }
     result = Result(changes)
     todo = [c for c in changes if c.action != "unchanged"]
-    last_model_write = None
-    for done, change in enumerate(todo, 1):
-        progress(done, len(todo), change)
+    counter = _Counter(len(todo), progress)
+    failures: list[Failure] = []
+
+    def write(change: Change) -> str | None:
         item = by_kind[change.kind].get(change.name)
-        writer = WRITERS[change.kind]
-        issued = writer(change, item, secrets, litellm, saas)
-        if issued:
-            result.issued_keys[change.name] = issued
-        if change.kind == "model":
-            last_model_write = time.monotonic()
+        return WRITERS[change.kind](change, item, secrets, litellm, saas)
+
+    last_model_write = None
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="apply") as pool:
+        for stage in stages(todo):
+            failures = _run_stage(pool, stage, concurrency, write, result, counter)
+            if stage[0].kind == "model":
+                last_model_write = time.monotonic()
+            if failures:
+                raise ApplyFailed(failures, result, len(todo) - counter.done)
     if last_model_write is not None and model_reload_seconds:
         _wait_for_every_worker(last_model_write + model_reload_seconds, notice)
     if todo:
@@ -128,6 +223,50 @@ def apply(
                 "read back after applying, these still differ: " + "; ".join(map(str, left))
             )
     return result
+
+
+class _Counter:
+    """Finished changes and their rate, reported from whichever thread finished one."""
+
+    def __init__(self, total: int, progress: Callable[[Progress], None]):
+        self.total, self.done, self.failed = total, 0, 0
+        self._progress = progress
+        self._started = time.monotonic()
+
+    def finished(self, change: Change, *, failed: bool) -> None:
+        self.done += 1
+        self.failed += failed
+        rate = self.done / max(time.monotonic() - self._started, 1e-6)
+        self._progress(Progress(self.done, self.total, change, rate, self.failed, not failed))
+
+
+def _run_stage(pool, stage, concurrency, write, result, counter) -> list[Failure]:
+    """Submit the stage's writes keeping at most `concurrency` in flight; after a failure submit
+    no more and wait for the rest. Results are collected on this thread only."""
+    waiting = iter(stage)
+    in_flight: dict = {}
+    failures: list[Failure] = []
+    while True:
+        while not failures and len(in_flight) < max(1, concurrency):
+            change = next(waiting, None)
+            if change is None:
+                break
+            in_flight[pool.submit(write, change)] = change
+        if not in_flight:
+            return failures
+        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in finished:
+            change = in_flight.pop(future)
+            error = future.exception()
+            if error is None:
+                issued = future.result()
+                if issued:
+                    result.issued_keys[change.name] = issued
+            elif isinstance(error, ProvisioningError):
+                failures.append(Failure(change, str(error)))
+            else:
+                failures.append(Failure(change, f"{type(error).__name__}: {error}"))
+            counter.finished(change, failed=error is not None)
 
 
 def _wait_for_every_worker(reloaded_by: float, notice: Callable[[str], None]) -> None:

@@ -19,11 +19,20 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from bundle import sizing
 from bundle.inventory_data import InventoryError, load_hosts
 from bundle.secret_store import SecretStore, SecretStoreError
 from bundle.ssh_tunnel import TunnelError, ssh_argv, ssh_tunnel
 from provisioning import snapshot
-from provisioning.apply import apply, make_plan
+from provisioning.apply import (
+    MAX_CONCURRENCY,
+    WRITES_PER_SAAS_WORKER,
+    ApplyFailed,
+    apply,
+    default_concurrency,
+    make_plan,
+    progress_lines,
+)
 from provisioning.clients import LiteLLMAdmin, ProvisioningError, SaasAdmin
 from provisioning.drift import drift
 from provisioning.plan import Change
@@ -50,9 +59,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--keys-file", help="where issued team keys go (default: secrets/<env>-team-keys.json)"
     )
     parser.add_argument("--print-keys", action="store_true", help="print issued keys instead")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help=f"writes in flight at once (1-{MAX_CONCURRENCY}; default "
+        f"{WRITES_PER_SAAS_WORKER} per worker of the first api host's SaaS API)",
+    )
     args = parser.parse_args(argv)
     if args.command != "drift" and not args.spec:
         parser.error(f"{args.command} needs --spec FILE")
+    if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        parser.error(f"--concurrency: {args.concurrency} is not between 1 and {MAX_CONCURRENCY}")
     return args
 
 
@@ -74,6 +91,12 @@ def endpoints(inventory: str) -> tuple[str, dict, dict]:
     if not environment:
         raise CliError(f"{inventory}: `environment` is not set (group_data)")
     return environment, first["llm"], first["api"]
+
+
+def concurrency_for(api: dict) -> int:
+    """Sized to the SaaS API that takes every write (the first api host's, through its tunnel)."""
+    workers = api["data"].get("saas_api_workers") or sizing.CLIENT_DEFAULTS["saas_api_workers"]
+    return default_concurrency(int(workers))
 
 
 def resolve_secrets(spec: Spec, store: dict[str, str]) -> dict[str, str]:
@@ -136,6 +159,18 @@ def services(llm: dict, api: dict, store: dict[str, str]):
         yield litellm, saas
 
 
+def deliver_keys(args: argparse.Namespace, environment: str, keys: dict[str, str]) -> None:
+    """Issued keys reach the operator even when other writes of the same apply failed."""
+    if not keys:
+        return
+    if args.print_keys:
+        print(json.dumps(keys, indent=2, sort_keys=True))
+    else:
+        path = Path(args.keys_file or default_keys_file(environment))
+        write_keys(path, keys)
+        print(f"{len(keys)} team key(s) written to {path} (mode 0600)")
+
+
 def run(args: argparse.Namespace) -> int:
     environment, llm, api = endpoints(args.inventory)
     try:
@@ -166,22 +201,23 @@ def run(args: argparse.Namespace) -> int:
             if answer not in ("y", "yes"):
                 print("nothing applied")
                 return 0
-        result = apply(
-            spec,
-            secrets,
-            changes,
-            litellm,
-            saas,
-            progress=lambda done, total, change: print(f"[{done}/{total}] {change}", flush=True),
-            notice=lambda message: print(message, flush=True),
-        )
-        if result.issued_keys:
-            if args.print_keys:
-                print(json.dumps(result.issued_keys, indent=2, sort_keys=True))
-            else:
-                path = Path(args.keys_file or default_keys_file(environment))
-                write_keys(path, result.issued_keys)
-                print(f"{len(result.issued_keys)} team key(s) written to {path} (mode 0600)")
+        concurrency = args.concurrency or concurrency_for(api)
+        print(f"applying {len(pending)} change(s), up to {concurrency} at once", flush=True)
+        try:
+            result = apply(
+                spec,
+                secrets,
+                changes,
+                litellm,
+                saas,
+                concurrency=concurrency,
+                progress=progress_lines(lambda line: print(line, flush=True)),
+                notice=lambda message: print(message, flush=True),
+            )
+        except ApplyFailed as failed:
+            deliver_keys(args, environment, failed.result.issued_keys)
+            raise
+        deliver_keys(args, environment, result.issued_keys)
         print(f"applied {len(pending)} change(s)")
     return 0
 

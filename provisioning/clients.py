@@ -2,16 +2,23 @@
 SaaS API (model groups, organizations, teams). Reads that fail transiently (connection errors,
 timeouts, 5xx) are retried a bounded number of times; a write is sent once (a lost answer may
 hide a done write: the caller reads back instead of repeating it) and a refusal (4xx) stops
-with the service's own message. Every write is counted, so "nothing to do" can be proven."""
+with the service's own message. Every write is counted, so "nothing to do" can be proven.
+
+One client is shared by the threads of a parallel apply: httpx.Client is thread-safe and its
+pool holds enough connections for them; the write counter takes a lock."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
 
 RETRIES = 4
 PAGE = 100  # LiteLLM's largest page
+# Connections kept open per client: the largest parallel apply reuses its connections instead of
+# opening one per request (httpx keeps 20 by default).
+POOL_CONNECTIONS = 64
 BACKOFF_SECONDS = 1.0
 
 
@@ -35,8 +42,15 @@ class Api:
     ):
         self.label = label
         self.writes = 0
+        self._count_lock = threading.Lock()
         self._http = httpx.Client(
-            base_url=base_url, headers=headers, timeout=timeout, transport=transport
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_CONNECTIONS
+            ),
         )
 
     def close(self) -> None:
@@ -50,7 +64,8 @@ class Api:
 
     def request(self, method: str, path: str, *, missing_ok: bool = False, **kwargs):
         if method != "GET":
-            self.writes += 1
+            with self._count_lock:
+                self.writes += 1
         attempts = RETRIES + 1 if method == "GET" else 1
         for attempt in range(attempts):
             try:

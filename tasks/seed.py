@@ -21,10 +21,11 @@ from pyinfra.operations import files
 from bundle.deploy_secrets import secrets_for
 from bundle.facts import SeedSnapshot
 from bundle.preflight import PreflightError
-from provisioning.apply import apply, make_plan, plan_against
+from provisioning.apply import ApplyFailed, apply, make_plan, plan_against, progress_lines
 from provisioning.cli import (
     REPO,
     CliError,
+    concurrency_for,
     default_keys_file,
     resolve_secrets,
     services,
@@ -37,8 +38,10 @@ from tasks.saas_api import setting as saas_api_setting
 # Where the snapshot reader lives on the api host (beside the SaaS API, run with its venv).
 READER = f"{ROOT}/seed"
 READER_MODULES = ("__init__.py", "clients.py", "snapshot.py")
-# Connection data the tunnels need from an inventory host.
+# What the control machine needs of an inventory host: the tunnels' connection data, and the
+# SaaS API's worker count the apply's concurrency is sized to.
 TUNNEL_KEYS = (
+    "saas_api_workers",
     "private_address",
     "litellm_port",
     "saas_api_port",
@@ -138,23 +141,27 @@ def _apply(path: str, environment: str, llm: dict, api: dict) -> None:
     spec = _load(Path(path), environment)
     store = secrets_for(environment)
     secrets = resolve_secrets(spec, store)
+    keys: dict[str, str] = {}
     try:
         with services(llm, api, store) as (litellm, saas):
             changes = make_plan(spec, secrets, litellm, saas)
-            result = apply(
+            keys = apply(
                 spec,
                 secrets,
                 changes,
                 litellm,
                 saas,
-                progress=lambda done, total, change: logger.info(
-                    f"    seed [{done}/{total}] {change}"
-                ),
+                concurrency=concurrency_for(api),
+                progress=progress_lines(lambda line: logger.info(f"    seed {line}")),
                 notice=lambda message: logger.info(f"    seed: {message}"),
-            )
+            ).issued_keys
     except CliError as error:
         raise RuntimeError(f"seed: {error}") from None
-    if result.issued_keys:
-        keys_file = default_keys_file(environment)
-        write_keys(keys_file, result.issued_keys)
-        logger.info(f"    seed: {len(result.issued_keys)} team key(s) written to {keys_file}")
+    except ApplyFailed as failed:
+        keys = failed.result.issued_keys
+        raise RuntimeError(f"seed: {failed}") from None
+    finally:
+        if keys:
+            keys_file = default_keys_file(environment)
+            write_keys(keys_file, keys)
+            logger.info(f"    seed: {len(keys)} team key(s) written to {keys_file}")
