@@ -65,9 +65,9 @@ class Progress:
     succeeded: bool = True  # this change
 
     def __str__(self) -> str:
-        outcome = "" if self.succeeded else " FAILED"
+        outcome = "" if self.succeeded else "FAILED "
         failed = f", {self.failed} failed" if self.failed else ""
-        return f"[{self.done}/{self.total}] {self.change}{outcome} ({self.rate:.1f}/s{failed})"
+        return f"[{self.done}/{self.total}] {outcome}{self.change} ({self.rate:.1f}/s{failed})"
 
 
 @dataclass(frozen=True)

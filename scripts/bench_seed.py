@@ -32,43 +32,9 @@ from bundle.ssh_tunnel import ssh_argv  # noqa: E402
 from provisioning.apply import apply, make_plan, progress_lines  # noqa: E402
 from provisioning.cli import CliError, concurrency_for, endpoints, services  # noqa: E402
 from provisioning.spec import parse_spec  # noqa: E402
+from tests.fakes.seed_spec import many_teams  # noqa: E402
 
 KEY_ENV = "BENCH_SEED_PROVIDER_KEY"
-
-
-def generated_spec(teams: int, provider_url: str) -> dict:
-    return {
-        "credentials": [
-            {
-                "name": "bench-seed-cred",
-                "provider": "openai",
-                "api_base": provider_url,
-                "api_key": {"env": KEY_ENV},
-            }
-        ],
-        "models": [
-            {
-                "name": "bench-seed-model",
-                "model": "openai/bench",
-                "credential": "bench-seed-cred",
-                "input_cost_per_1k_tokens": 0.001,
-                "output_cost_per_1k_tokens": 0.002,
-            }
-        ],
-        "model_groups": [{"name": "bench-seed-group", "models": ["bench-seed-model"]}],
-        "organizations": [{"id": "bench-seed-org", "name": "Bench Seed Org"}],
-        "teams": [
-            {
-                "id": f"bench-seed-team-{n:05d}",
-                "name": f"Bench Seed Team {n:05d}",
-                "organization": "bench-seed-org",
-                "model_groups": ["bench-seed-group"],
-                "max_budget": 10.0,
-                "rpm_limit": 600,
-            }
-            for n in range(teams)
-        ],
-    }
 
 
 # Every unit's (and slice's) CPU time in microseconds, as its cgroup counts it.
@@ -120,8 +86,8 @@ def main() -> int:
         return 2
     store = SecretStore(environment).values()
     concurrency = args.concurrency or concurrency_for(api)
-    spec = parse_spec(generated_spec(args.teams, args.provider_url), "generated")
-    secrets = {"bench-seed-cred": os.environ[KEY_ENV]}
+    spec = parse_spec(many_teams(args.teams, args.provider_url, key_env=KEY_ENV), "generated")
+    secrets = {c.name: os.environ[KEY_ENV] for c in spec.credentials}
     hosts = load_hosts(args.inventory)
     with services(llm, api, store) as (litellm, saas):
         if args.fresh:

@@ -55,3 +55,40 @@ def write_for_fake_provider(source: Path, provider_url: str, key_env: str, dest:
         + yaml.safe_dump(data, sort_keys=False)
     )
     return dest
+
+
+def many_teams(teams: int, provider_url: str, *, key_env: str, prefix: str = "bench-seed") -> dict:
+    """A spec of one credential (its key from `key_env`), model, group and organization and
+    `teams` teams, every name starting with `prefix`: the benchmark's and the scale test's."""
+    return {
+        "credentials": [
+            {
+                "name": f"{prefix}-cred",
+                "provider": "openai",
+                "api_base": provider_url,
+                "api_key": {"env": key_env},
+            }
+        ],
+        "models": [
+            {
+                "name": f"{prefix}-model",
+                "model": "openai/bench",
+                "credential": f"{prefix}-cred",
+                "input_cost_per_1k_tokens": 0.001,
+                "output_cost_per_1k_tokens": 0.002,
+            }
+        ],
+        "model_groups": [{"name": f"{prefix}-group", "models": [f"{prefix}-model"]}],
+        "organizations": [{"id": f"{prefix}-org", "name": f"{prefix} organization"}],
+        "teams": [
+            {
+                "id": f"{prefix}-team-{n:05d}",
+                "name": f"{prefix} team {n:05d}",
+                "organization": f"{prefix}-org",
+                "model_groups": [f"{prefix}-group"],
+                "max_budget": 10.0,
+                "rpm_limit": 600,
+            }
+            for n in range(teams)
+        ],
+    }

@@ -1,6 +1,8 @@
 """The SaaS API's pieces that need nothing running: settings refusals, the rendered unit and
-environment file, the wait-ready script, the migration fact, the wheel artifact."""
+environment file, the wait-ready script, the migration fact, the wheel artifact, the LiteLLM
+client's turns over its instances."""
 
+import asyncio
 import configparser
 import hashlib
 import http.server
@@ -11,10 +13,12 @@ import sys
 import tarfile
 import threading
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from saas_api.keys import KeyVault, key_hash, new_key
+from saas_api.litellm import LiteLLMClient
 from saas_api.settings import Settings
 
 from bundle import artifacts
@@ -244,3 +248,44 @@ def test_saas_api_tar_pins_its_own_wheel_by_hash():
         wheel = archive.extractfile(wheel_name).read()
     assert f"--hash=sha256:{hashlib.sha256(wheel).hexdigest()}" in lock
     assert "fastapi==" in lock and "sqlalchemy==" in lock
+
+
+def litellm_over(urls, refused=()):
+    """A LiteLLMClient whose transport answers for every URL but the `refused` ones (connection
+    refused), and the host:port of every attempt, in order."""
+    attempts = []
+
+    def answer(request):
+        attempts.append(f"{request.url.host}:{request.url.port}")
+        if attempts[-1] in refused:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"status": "healthy"})
+
+    return LiteLLMClient(urls, "sk-test", transport=httpx.MockTransport(answer)), attempts
+
+
+def test_the_litellm_client_takes_turns_over_its_instances():
+    client, attempts = litellm_over(["http://10.0.0.3:4000", "http://10.0.0.3:4001"])
+    asyncio.run(asyncio.wait_for(_readiness(client, 4), 10))
+    assert attempts == ["10.0.0.3:4000", "10.0.0.3:4001"] * 2
+
+
+def test_the_litellm_client_passes_over_an_instance_that_refused():
+    urls = ["http://10.0.0.3:4000", "http://10.0.0.4:4000", "http://10.0.0.5:4000"]
+    client, attempts = litellm_over(urls, refused={"10.0.0.4:4000"})
+    asyncio.run(asyncio.wait_for(_readiness(client, 6), 10))
+    # Tried once (refused, the request went on to the next), then left out of the turns.
+    assert attempts.count("10.0.0.4:4000") == 1
+    assert len(attempts) == 7 and attempts[:3] == [
+        "10.0.0.3:4000",
+        "10.0.0.4:4000",
+        "10.0.0.5:4000",
+    ]
+
+
+async def _readiness(client, times):
+    try:
+        for _ in range(times):
+            assert (await client.readiness())["status"] == "healthy"
+    finally:
+        await client.close()

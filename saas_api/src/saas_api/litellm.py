@@ -4,15 +4,22 @@ Errors come in two kinds (callers treat them differently): LiteLLMUnavailable is
 (connection refused, timeout, 5xx); LiteLLMRejected is "give up" (LiteLLM refused the request).
 A missing object is not an error: the lookups return None.
 
-With several LiteLLM hosts (they share one database), a request that could not connect to one,
-and so was never sent, goes to the next, as does a read that failed in any way; the client stays
-with the host that answered."""
+With several LiteLLM instances (on one or more hosts, sharing one database) requests take
+turns over them, so every LiteLLM process does its share: staying with one kept a single
+process busy through a parallel seed while the others idled. A request that could not connect
+to one, and so was never sent, goes to the next, as does a read that failed in any way; an
+instance that failed is passed over for a while, so a dead host costs one failed attempt per
+interval, not one per request."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
+
+# How long an instance that failed a request is passed over (unless every one has failed).
+PASS_OVER_SECONDS = 10.0
 
 
 class LiteLLMError(Exception):
@@ -50,7 +57,8 @@ class LiteLLMClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ):
         self._base_urls = [url.rstrip("/") for url in base_urls]
-        self._current = 0
+        self._turn = 0
+        self._failed_at: dict[int, float] = {}
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {master_key}"},
             timeout=timeout,
@@ -84,20 +92,28 @@ class LiteLLMClient:
             )
         return response.json()
 
-    async def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+    def _in_turn(self) -> list[int]:
+        """The instances to try, in order: the next in turn first, recently failed ones last."""
         count = len(self._base_urls)
-        for attempt in range(count):
-            index = (self._current + attempt) % count
+        start, self._turn = self._turn % count, self._turn + 1
+        turns = [(start + n) % count for n in range(count)]
+        now = time.monotonic()
+        failed = {i for i, at in self._failed_at.items() if now - at < PASS_OVER_SECONDS}
+        return [i for i in turns if i not in failed] + [i for i in turns if i in failed]
+
+    async def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+        for index in self._in_turn():
             try:
                 response = await self._http.request(method, self._base_urls[index] + path, **kwargs)
             except httpx.HTTPError as error:
                 failure = error
-                # Not sent, or only a read: the next host may take it. A write that may have
+                self._failed_at[index] = time.monotonic()
+                # Not sent, or only a read: the next instance may take it. A write that may have
                 # been delivered is never repeated elsewhere.
                 if method == "GET" or isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
                     continue
                 break
-            self._current = index
+            self._failed_at.pop(index, None)
             return response
         raise LiteLLMUnavailable(
             f"LiteLLM {method} {path}: {type(failure).__name__}: {failure}"
