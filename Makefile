@@ -22,7 +22,7 @@ SYSTEM_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux op
 	docker.io curl
 
 .PHONY: setup system-deps test test-unit test-integration test-e2e lint format verify deploy demo demo-down \
-	testbed-up testbed-down testbed-status test-mixed-releases test-upgrade-drill dev dev-deps dev-down dev-purge bench bench-litellm bench-seed bench-edge lock lock-litellm lock-saas-api
+	testbed-up testbed-down testbed-status test-mixed-releases test-upgrade-drill dev dev-deps dev-down dev-purge bench bench-litellm bench-litellm-configs bench-seed bench-edge lock lock-litellm lock-saas-api
 
 setup: $(VENV)/.installed
 
@@ -137,6 +137,10 @@ bench: setup system-deps
 # LiteLLM vs its provider, and its cold start: make bench-litellm [BENCH_ARGS="--skip-cold"]
 bench-litellm: setup
 	$(BIN)/python scripts/bench_litellm.py $(BENCH_ARGS)
+
+# Our LiteLLM config vs the setup guide's vs LiteLLM's defaults, side by side on one llm host
+bench-litellm-configs: setup
+	$(BIN)/python scripts/bench_litellm_configs.py $(BENCH_ARGS)
 
 # Seeding at scale: BENCH_ARGS="--teams 1000 --provider-url http://<fake provider>:9999/v1"
 bench-seed: setup

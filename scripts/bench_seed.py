@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -32,34 +31,19 @@ from bundle.ssh_tunnel import ssh_argv  # noqa: E402
 from provisioning.apply import apply, make_plan, progress_lines  # noqa: E402
 from provisioning.cli import CliError, concurrency_for, endpoints, services  # noqa: E402
 from provisioning.spec import parse_spec  # noqa: E402
+from scripts.unit_cpu import unit_cpu  # noqa: E402
 from tests.fakes.seed_spec import many_teams  # noqa: E402
 
 KEY_ENV = "BENCH_SEED_PROVIDER_KEY"
 
 
-# Every unit's (and slice's) CPU time in microseconds, as its cgroup counts it.
-CPU_COMMAND = (
-    "cd /sys/fs/cgroup/system.slice && for unit in */; do "
-    'echo "${unit%/} $(sed -n "s/^usage_usec //p" "$unit/cpu.stat")"; done'
-)
-
-
 def service_cpu(hosts: list[dict]) -> dict[tuple[str, str], float]:
     """(host, unit) → CPU seconds so far, for every host of the inventory."""
-    seconds = {}
-    for host in hosts:
-        lines = subprocess.run(
-            [*ssh_argv(host["name"], host["data"]), CPU_COMMAND],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout.splitlines()
-        for line in lines:
-            unit, _, usec = line.partition(" ")
-            if usec.strip().isdigit():
-                seconds[(host["name"], unit)] = int(usec) / 1e6
-    return seconds
+    return {
+        (host["name"], unit): seconds
+        for host in hosts
+        for unit, seconds in unit_cpu(ssh_argv(host["name"], host["data"])).items()
+    }
 
 
 def delete_bench_teams(saas, concurrency: int) -> int:
