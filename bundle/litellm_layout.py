@@ -32,7 +32,11 @@ OFFLINE_ENV = {
     "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
     "NO_DOCS": "True",
     "NO_REDOC": "True",
-    "LITELLM_LOG": "INFO",
+    # Warnings and errors only. At INFO every request logs three to four lines (an access line,
+    # session reuse, each spend write): measured with `make bench-litellm-configs`, 37.4-45.5
+    # ms of LiteLLM CPU per request at 8 in flight against 33.0-33.3 at WARNING, and journald's
+    # 0.7-1.1 ms against 0.0. Every request stays recorded in LiteLLM's spend logs (database).
+    "LITELLM_LOG": "WARNING",
 }
 
 
