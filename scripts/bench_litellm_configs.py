@@ -21,6 +21,7 @@ unit: what one core of an llm host serves, whatever the client and the tunnel co
 
 Run: python scripts/bench_litellm_configs.py [--inventory inventories/testbed.py]
      [--requests N] [--concurrent-requests M] [--concurrency C] [--configs ours,guide,defaults]
+     [--rounds R]
 """
 
 from __future__ import annotations
@@ -207,7 +208,13 @@ def wait_ready(host: LlmHost, name: str, url: str, key: str, model: str) -> floa
             if time.monotonic() - started > host.readiness_timeout:
                 raise BenchError(f"{unit} not serving {host.readiness_timeout} s after its start")
             time.sleep(1)
-    ignored = on_host(host, f"journalctl -q -o cat -u {unit} | grep 'Ignoring this key' || true")
+    # This start's lines only: the journal keeps those of earlier runs under the same unit name.
+    invocation = on_host(host, f"systemctl show -P InvocationID {unit}").strip()
+    ignored = on_host(
+        host,
+        f"journalctl -q -o cat _SYSTEMD_INVOCATION_ID={invocation} | grep 'Ignoring this key'"
+        " || true",
+    )
     for line in sorted(set(ignored.splitlines())):
         print(f"    {name}: LiteLLM says: {line.strip()[:160]}", flush=True)
     return time.monotonic() - started
@@ -277,7 +284,7 @@ def bench_config(host, name, port, environment, workers, key, model, args) -> li
 # output ----------------------------------------------------------------------------------------
 
 HEADER = (
-    f"{'config':<9} {'in flight':<12} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'req/s':>7}"
+    f"{'config':<10} {'in flight':<12} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'req/s':>7}"
     f" {'per core':>8}  {'CPU ms/request: LiteLLM':>23} {'Redis':>6} {'PG':>6} {'logs':>6}"
     "  failures"
 )
@@ -288,7 +295,7 @@ def row(name: str, m: Measured) -> str:
     rate = f"{len(run.latencies) / run.seconds:.1f}" if run.seconds else "-"
     failed = ", ".join(f"{why} x{n}" for why, n in run.failures.items()) or "0"
     return (
-        f"{name:<9} {run.label:<12} {run.count:>5} {ms(run.latencies, 0.5):>7}"
+        f"{name:<10} {run.label:<12} {run.count:>5} {ms(run.latencies, 0.5):>7}"
         f" {ms(run.latencies, 0.95):>7} {rate:>7} {m.per_core:>8.1f}"
         f"  {m.per_request_ms('litellm'):>23} {m.per_request_ms('redis'):>6}"
         f" {m.per_request_ms('postgresql'):>6} {m.per_request_ms('journald'):>6}  {failed}"
@@ -306,6 +313,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30, help="seconds per request")
     parser.add_argument("--port-base", type=int, default=4100, help="ports base, base+1, ...")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="which, in this order")
+    parser.add_argument("--rounds", type=int, default=1, help="every config this many times")
     parser.add_argument("--team-id", default="bench-team")
     parser.add_argument("--key-alias", default="bench-key")
     args = parser.parse_args()
@@ -338,20 +346,29 @@ def bench(args, names: list[str]) -> None:
         f"{args.concurrent_requests} with {args.concurrency} in flight, each config in turn",
         flush=True,
     )
-    results = {
-        name: bench_config(
-            host, name, args.port_base + i, environment, workers, key, args.model, args
+    # Rounds interleave the configs, so a slow spell of a shared machine hits each alike.
+    rounds = []
+    for round_number in range(1, args.rounds + 1):
+        print(f"round {round_number} of {args.rounds}", flush=True)
+        rounds.append(
+            {
+                name: bench_config(
+                    host, name, args.port_base + i, environment, workers, key, args.model, args
+                )
+                for i, name in enumerate(names)
+            }
         )
-        for i, name in enumerate(names)
-    }
     print(HEADER)
-    for name, runs in results.items():
-        for m in runs:
-            print(row(name, m))
-    if "ours" in results and "guide" in results:
-        ours, guide = results["ours"][-1].per_core, results["guide"][-1].per_core
-        ratio = f"{ours / guide:.2f}x" if guide else "-"
-        print(f"ours vs guide at {args.concurrency} in flight, requests per LiteLLM core: {ratio}")
+    for round_number, results in enumerate(rounds, 1):
+        for name, runs in results.items():
+            for m in runs:
+                print(row(name if args.rounds == 1 else f"{name} {round_number}", m))
+    if "ours" in names and "guide" in names:
+        ratios = [r["ours"][-1].per_core / r["guide"][-1].per_core for r in rounds]
+        print(
+            f"ours vs guide at {args.concurrency} in flight, requests per LiteLLM core: "
+            + ", ".join(f"{ratio:.2f}x" for ratio in ratios)
+        )
 
 
 if __name__ == "__main__":
