@@ -319,6 +319,8 @@ def main() -> None:
     args = parser.parse_args()
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
     unknown = sorted(set(names) - set(CONFIGS))
+    if args.rounds < 1:
+        sys.exit(f"bench: --rounds: {args.rounds}; at least 1")
     if unknown or not names:
         sys.exit(f"bench: --configs: {unknown or 'none given'}; choose from {', '.join(CONFIGS)}")
     try:
