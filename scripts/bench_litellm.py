@@ -73,6 +73,16 @@ class Run:
     def count(self) -> int:
         return len(self.latencies) + sum(self.failures.values())
 
+    @property
+    def rate(self) -> str:
+        """Successful requests per second, for a table."""
+        return f"{len(self.latencies) / self.seconds:.1f}" if self.seconds else "-"
+
+    @property
+    def failed(self) -> str:
+        """The failures by reason, for a table."""
+        return ", ".join(f"{why} x{n}" for why, n in self.failures.items()) or "0"
+
 
 # inventory and connections ---------------------------------------------------------------------
 
@@ -99,10 +109,14 @@ def llm_host(inventory: str) -> LlmHost:
     )
 
 
-def on_host(host: LlmHost, command: str, timeout: float = 60) -> str:
-    ssh = list(host.ssh)
+def on_host(host: LlmHost, command: str, timeout: float = 60, stdin: str | None = None) -> str:
     result = subprocess.run(
-        [*ssh[:-1], ssh[-1], command], capture_output=True, text=True, timeout=timeout, check=False
+        [*host.ssh, command],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if result.returncode != 0:
         raise BenchError(f"{host.name}: `{command}` failed: {result.stderr.strip()[-500:]}")
@@ -378,11 +392,9 @@ def ms(values: list[float], quantile: float) -> str:
 
 def table_row(run: Run) -> str:
     mean = f"{statistics.fmean(run.latencies) * 1000:.1f}" if run.latencies else "-"
-    rate = f"{len(run.latencies) / run.seconds:.1f}" if run.seconds else "-"
-    failed = ", ".join(f"{why} x{n}" for why, n in run.failures.items()) or "0"
     return (
         f"{run.label:<40} {run.count:>5} {ms(run.latencies, 0.5):>8} {ms(run.latencies, 0.95):>8}"
-        f" {mean:>8} {rate:>8}  {failed}"
+        f" {mean:>8} {run.rate:>8}  {run.failed}"
     )
 
 

@@ -149,16 +149,8 @@ def deployed_unit(host: LlmHost) -> tuple[list[str], int]:
 
 def write_on_host(host: LlmHost, path: str, text: str) -> None:
     """A file only root and the litellm group read (configs carry no secret, but keep it so)."""
-    command = (
-        f"install -d -m 750 -g litellm {RUN_DIR} && umask 027 && cat > {path}"
-        f" && chgrp litellm {path}"
-    )
-    ssh = list(host.ssh)
-    result = subprocess.run(
-        [*ssh, command], input=text, capture_output=True, text=True, timeout=60, check=False
-    )
-    if result.returncode != 0:
-        raise BenchError(f"{host.name}: cannot write {path}: {result.stderr.strip()[-300:]}")
+    command = f"install -d -m 750 -g litellm {RUN_DIR} && umask 027 && cat > {path}"
+    on_host(host, f"{command} && chgrp litellm {path}", stdin=text)
 
 
 def start_command(name: str, config: str, port: int, environment: list[str], workers: int) -> str:
@@ -292,13 +284,11 @@ HEADER = (
 
 def row(name: str, m: Measured) -> str:
     run = m.run
-    rate = f"{len(run.latencies) / run.seconds:.1f}" if run.seconds else "-"
-    failed = ", ".join(f"{why} x{n}" for why, n in run.failures.items()) or "0"
     return (
         f"{name:<10} {run.label:<12} {run.count:>5} {ms(run.latencies, 0.5):>7}"
-        f" {ms(run.latencies, 0.95):>7} {rate:>7} {m.per_core:>8.1f}"
+        f" {ms(run.latencies, 0.95):>7} {run.rate:>7} {m.per_core:>8.1f}"
         f"  {m.per_request_ms('litellm'):>23} {m.per_request_ms('redis'):>6}"
-        f" {m.per_request_ms('postgresql'):>6} {m.per_request_ms('journald'):>6}  {failed}"
+        f" {m.per_request_ms('postgresql'):>6} {m.per_request_ms('journald'):>6}  {run.failed}"
     )
 
 
