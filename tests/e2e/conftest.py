@@ -171,17 +171,56 @@ class Background:
         self._thread.join(timeout=60)
 
 
-class ProcessWatcher(Background):
-    """Samples every host's process list (full argv) while a deploy runs."""
+class ProcessWatcher:
+    """Samples every host's process list (full argv) every `INTERVAL` seconds while a deploy
+    runs, over one SSH connection per host: a new `testbed ssh` per sample cost about a core of
+    this machine's two, taken from the deploy under test, and sampled each host less often."""
+
+    INTERVAL = 0.1
+    # The remote loop ends by itself after this long, should the connection outlive the test.
+    LIMIT_SECONDS = 1800
+    MARK = "--- sample ---"
 
     def __init__(self, hosts):
-        super().__init__()
         self.hosts, self.samples = hosts, []
+        self._streams: list[subprocess.Popen] = []
+        self._readers: list[threading.Thread] = []
 
-    def _loop(self):
-        while not self._stop.is_set():
-            for name in self.hosts:
-                self.samples.append(ssh(name, "ps -eo args --no-headers", timeout=30).stdout)
+    def __enter__(self):
+        loop = (
+            f"timeout {self.LIMIT_SECONDS} sh -c "
+            f"'while :; do ps -eo args --no-headers; echo {self.MARK}; sleep {self.INTERVAL}; done'"
+        )
+        for name in self.hosts:
+            stream = subprocess.Popen(
+                [sys.executable, "-m", "testbed", "ssh", name, loop],
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+            reader.start()
+            self._streams.append(stream)
+            self._readers.append(reader)
+        return self
+
+    def _read(self, stream):
+        sample = []
+        for line in stream.stdout:
+            if line.rstrip("\n") == self.MARK:
+                self.samples.append("".join(sample))
+                sample = []
+            else:
+                sample.append(line)
+
+    def __exit__(self, *exc):
+        for stream in self._streams:
+            stream.terminate()
+        for stream, reader in zip(self._streams, self._readers):
+            stream.wait(timeout=30)
+            reader.join(timeout=30)
 
 
 @pytest.fixture(scope="session")

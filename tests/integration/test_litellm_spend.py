@@ -62,16 +62,18 @@ def test_a_crash_right_after_the_requests_loses_at_most_a_second_of_spend(litell
     expected, rate = completions(litellm_proxy, key, model, REQUESTS)
     litellm_proxy.crash()
     litellm_proxy.start()
-    team_spend, key_spend = recorded_spend(litellm_proxy, team, token)
     per_request = expected / REQUESTS
-    lost = round((expected - team_spend) / per_request, 1)
-    print(
-        f"kill -9 right after {REQUESTS} requests at {rate:.1f} req/s: team spend "
-        f"{team_spend:.8f} of {expected:.8f}, {lost} requests ({lost / REQUESTS:.1%}) lost"
-    )
-    assert team_spend == pytest.approx(key_spend, rel=1e-9)
-    assert team_spend <= expected * (1 + 1e-9), "more spend recorded than the requests cost"
-    assert lost <= rate * LOSS_BOUND_SECONDS
+    # Each counter on its own: LiteLLM's batch writer commits keys, then teams, in transactions
+    # of their own, so a kill between the two leaves the team one flush behind its key (seen in
+    # CI: the key 1 request short, the team 14). Either may lose at most the bound.
+    for what, spend in zip(("team", "key"), recorded_spend(litellm_proxy, team, token)):
+        lost = round((expected - spend) / per_request, 1)
+        print(
+            f"kill -9 right after {REQUESTS} requests at {rate:.1f} req/s: {what} spend "
+            f"{spend:.8f} of {expected:.8f}, {lost} requests ({lost / REQUESTS:.1%}) lost"
+        )
+        assert spend <= expected * (1 + 1e-9), f"more {what} spend recorded than the requests cost"
+        assert lost <= rate * LOSS_BOUND_SECONDS, f"the {what} lost more than the bound"
 
 
 def test_a_graceful_restart_keeps_every_requests_spend(litellm_proxy, team_key):
