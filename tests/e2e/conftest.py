@@ -218,7 +218,7 @@ class ProcessWatcher:
     def __exit__(self, *exc):
         for stream in self._streams:
             stream.terminate()
-        for stream, reader in zip(self._streams, self._readers):
+        for stream, reader in zip(self._streams, self._readers, strict=True):
             stream.wait(timeout=30)
             reader.join(timeout=30)
 

@@ -66,7 +66,8 @@ def test_a_crash_right_after_the_requests_loses_at_most_a_second_of_spend(litell
     # Each counter on its own: LiteLLM's batch writer commits keys, then teams, in transactions
     # of their own, so a kill between the two leaves the team one flush behind its key (seen in
     # CI: the key 1 request short, the team 14). Either may lose at most the bound.
-    for what, spend in zip(("team", "key"), recorded_spend(litellm_proxy, team, token)):
+    spends = recorded_spend(litellm_proxy, team, token)
+    for what, spend in zip(("team", "key"), spends, strict=True):
         lost = round((expected - spend) / per_request, 1)
         print(
             f"kill -9 right after {REQUESTS} requests at {rate:.1f} req/s: {what} spend "
