@@ -25,6 +25,23 @@ class ContainerType(FactBase):
         return None if value in ("", "none") else value
 
 
+class SecretStoreMark(FactBase):
+    """
+    The id of the secret store this host was last deployed with (bundle/store_mark.py), or
+    ``None`` when it has none yet.
+
+    .. code:: python
+
+        "0f3c9a5e81d24b6f9e2a7c4d1b8e6f03"
+    """
+
+    def command(self, path: str) -> str:
+        return f"cat {path} 2>/dev/null || true"
+
+    def process(self, output):
+        return "".join(output).strip() or None
+
+
 class SshClientAddress(FactBase):
     """
     The address this deploy's own SSH connection comes from, or ``None`` when unknown

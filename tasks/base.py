@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -10,8 +11,9 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
-from bundle import settings
+from bundle import settings, store_mark
 from bundle.data import settings_reader
+from bundle.deploy_secrets import secrets_for
 from bundle.facts import ContainerType, SshClientAddress
 from bundle.operations import applied_sysctls, rendered_file, running_service, validated_file
 from bundle.render import render
@@ -46,6 +48,7 @@ def firewall_context() -> dict:
 @deploy("Base host")
 def deploy_base():
     in_container = host.get_fact(ContainerType)
+    _mark_secret_store()
     _install_packages()
     _configure_time(in_container)
     _configure_updates()
@@ -53,6 +56,16 @@ def deploy_base():
     _configure_sysctls()
     _configure_ssh()
     _configure_firewall()
+
+
+def _mark_secret_store():
+    # First, before any secret reaches the host: the next deploy refuses another store.
+    files.put(
+        name="Record which secret store this host is deployed with",
+        src=StringIO(store_mark.store_id(secrets_for(host.data.get("environment"))) + "\n"),
+        dest=store_mark.PATH,
+        mode="644",
+    )
 
 
 def _install_packages():

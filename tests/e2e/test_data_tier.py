@@ -7,10 +7,13 @@ on `single`, then on `split`."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 
 import pytest
 
+from bundle import store_mark
 from bundle.secret_store import SecretStore
 from testbed import state
 
@@ -53,6 +56,32 @@ def test_second_deploy_changes_nothing(first_deploy):
     print(f"second deploy: {seconds:.1f}s")
     for op in report["results"]["operations"]:
         assert op["success"] == [] and op["error"] == [], op["name"]
+
+
+def test_a_deploy_with_another_secret_store_is_refused_and_changes_nothing(first_deploy, tmp_path):
+    """A control machine with a new store (here: its own secrets dir and identity, as after a
+    fresh clone and `secrets init`) must not re-key the hosts."""
+    hosts = [h.name for h in state.load().hosts]
+    marks = {name: ssh(name, f"cat {store_mark.PATH}", check=True).stdout.strip() for name in hosts}
+    assert len(set(marks.values())) == 1 and re.fullmatch(r"[0-9a-f]{32}", marks[hosts[0]])
+    assert secret("litellm_salt_key") not in marks[hosts[0]]
+    for name in hosts:
+        ssh(name, "touch /run/before-foreign-store", check=True)
+    env = os.environ | {
+        "GATEWAY_SECRETS_DIR": str(tmp_path / "secrets"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    result = pyinfra("-y", "inventories/testbed.py", "deploy.py", timeout=600, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    refused = re.search(r"^(\S.*): deployed with another secret store", output, re.M)
+    assert refused, output[-3000:]
+    assert sorted(refused.group(1).split(", ")) == sorted(hosts)
+    assert "Starting operation" not in output
+    for name in hosts:
+        changed = ssh(name, "find /etc -newer /run/before-foreign-store", check=True).stdout
+        assert changed == "", (name, changed)
+        assert ssh(name, f"cat {store_mark.PATH}").stdout.strip() == marks[name]
 
 
 def test_verification_suite_passes(first_deploy):
