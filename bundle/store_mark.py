@@ -42,7 +42,8 @@ def mark_problems(hosts, expected: str, mark_of: Callable, store_path) -> list[s
         "names another store). Deploying this one would replace every password and make LiteLLM's "
         "stored provider credentials and the existing backups unreadable. Restore the store "
         "these hosts were deployed with (`python -m bundle.secrets restore <env> <custody "
-        "folder>`). Only if these hosts' data is to be thrown away: delete the file on them."
+        "folder>`); hosts whose data is to be thrown away must be reinstalled first (the "
+        "testbed: `python -m testbed down --purge`)."
     ]
 
 
