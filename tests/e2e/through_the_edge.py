@@ -33,6 +33,26 @@ def edge_chats(edge_address: str, key: str, model: str, count: int) -> tuple[lis
     return usages, count / (time.monotonic() - started)
 
 
+def edge_serves_again(edge_address: str, key: str, model: str, timeout: float = 60) -> float:
+    """Seconds until a chat completion through the edge answers 200, polled after every
+    instance behind it was down: the instances' readiness comes first, the edge counts them in
+    again only at its next passing health check (until then it answers 503)."""
+    started = time.monotonic()
+    with httpx.Client(verify=str(CA), timeout=30) as client:
+        while True:
+            answer = client.post(
+                f"https://{edge_address}/chat/completions",
+                headers={"Host": GATEWAY, "Authorization": f"Bearer {key}"},
+                extensions={"sni_hostname": GATEWAY},
+                json={"model": model, "messages": [{"role": "user", "content": "back?"}]},
+            )
+            waited = time.monotonic() - started
+            if answer.status_code == 200:
+                return waited
+            assert answer.status_code == 503 and waited < timeout, (answer.status_code, waited)
+            time.sleep(0.5)
+
+
 class EdgeLoad(Background):
     """Requests through the edge, one after another, from the admin network: a chat completion
     with the team's key on the gateway, then (`api`) the team's own record on the SaaS API,
