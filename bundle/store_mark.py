@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 
 from bundle.errors import PreflightError
 
@@ -37,11 +38,12 @@ def mark_problems(hosts, expected: str, mark_of: Callable, store_path) -> list[s
     foreign = [host.name for host in hosts if mark_of(host) not in (None, expected)]
     if not foreign:
         return []
+    env = Path(store_path).name.removesuffix(".age")
     return [
         f"{', '.join(foreign)}: deployed with another secret store than {store_path} ({PATH} "
         "names another store). Deploying this one would replace every password and make LiteLLM's "
         "stored provider credentials and the existing backups unreadable. Restore the store "
-        "these hosts were deployed with (`python -m bundle.secrets restore <env> <custody "
+        f"these hosts were deployed with (`python -m bundle.secrets restore {env} <custody "
         "folder>`); hosts whose data is to be thrown away must be reinstalled first (the "
         "testbed: `python -m testbed down --purge`)."
     ]

@@ -56,7 +56,11 @@ def test_hosts_unmarked_or_marked_by_this_store_pass_and_foreign_ones_are_all_na
     )
     assert len(problems) == 1
     assert problems[0].startswith("llm2, api1: deployed with another secret store")
-    for part in ("secrets/prod.age", store_mark.PATH, "python -m bundle.secrets restore"):
+    for part in (
+        "secrets/prod.age",
+        store_mark.PATH,
+        "python -m bundle.secrets restore prod <custody folder>",
+    ):
         assert part in problems[0]
     assert store_mark.mark_problems(inventory.hosts[:2], ours, lambda h: marks[h.name], "s") == []
 
