@@ -16,18 +16,23 @@ CA = REPO / "secrets" / "testbed-edge-ca.crt"
 NOTICED_WITHIN = 2 + 2 + 1
 
 
+def edge_chat(client: httpx.Client, edge_address: str, key: str, model: str, content: str):
+    """One chat completion with `key` on the gateway's site of the edge."""
+    return client.post(
+        f"https://{edge_address}/chat/completions",
+        headers={"Host": GATEWAY, "Authorization": f"Bearer {key}"},
+        extensions={"sni_hostname": GATEWAY},
+        json={"model": model, "messages": [{"role": "user", "content": content}]},
+    )
+
+
 def edge_chats(edge_address: str, key: str, model: str, count: int) -> tuple[list[dict], float]:
     """`count` chat completions through the edge, one after another; (each answer's usage, the
     requests per second)."""
     usages, started = [], time.monotonic()
     with httpx.Client(verify=str(CA), timeout=60) as client:
         for i in range(count):
-            answer = client.post(
-                f"https://{edge_address}/chat/completions",
-                headers={"Host": GATEWAY, "Authorization": f"Bearer {key}"},
-                extensions={"sni_hostname": GATEWAY},
-                json={"model": model, "messages": [{"role": "user", "content": f"count {i}"}]},
-            )
+            answer = edge_chat(client, edge_address, key, model, f"count {i}")
             assert answer.status_code == 200, (answer.status_code, answer.text[:300])
             usages.append(answer.json()["usage"])
     return usages, count / (time.monotonic() - started)
@@ -40,12 +45,7 @@ def edge_serves_again(edge_address: str, key: str, model: str, timeout: float = 
     started = time.monotonic()
     with httpx.Client(verify=str(CA), timeout=30) as client:
         while True:
-            answer = client.post(
-                f"https://{edge_address}/chat/completions",
-                headers={"Host": GATEWAY, "Authorization": f"Bearer {key}"},
-                extensions={"sni_hostname": GATEWAY},
-                json={"model": model, "messages": [{"role": "user", "content": "back?"}]},
-            )
+            answer = edge_chat(client, edge_address, key, model, "back?")
             waited = time.monotonic() - started
             if answer.status_code == 200:
                 return waited
